@@ -1,0 +1,57 @@
+"""Session fixtures: one real control plane per test run, ``manifests/`` applied as-is.
+
+Tests act as the ``kata-manager`` ServiceAccount (a bound token from the TokenRequest API), so
+RBAC is the one the service runs with. The admin kubeconfig is only for arranging and inspecting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import load_kube_config
+
+from devcluster.build import ensure_binaries
+from devcluster.cluster import LocalCluster
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    boot_delay_ms = int(os.environ.get("DEVCLUSTER_BOOT_DELAY_MS", "1000"))
+    local = LocalCluster(
+        tmp_path_factory.mktemp("cluster"), binaries=ensure_binaries(), boot_delay_ms=boot_delay_ms
+    )
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def kata_manager_kubeconfig(cluster: LocalCluster) -> Path:
+    return cluster.service_account_kubeconfig(cluster.workdir / "kata-manager.kubeconfig")
+
+
+async def _api_client(kubeconfig: Path) -> ApiClient:
+    configuration = Configuration()
+    await load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return ApiClient(configuration)
+
+
+@pytest.fixture(scope="session")
+async def manager_api(kata_manager_kubeconfig: Path) -> AsyncIterator[ApiClient]:
+    """A raw client acting as kata-manager, for tests of the environment itself."""
+    client = await _api_client(kata_manager_kubeconfig)
+    async with client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def admin_api(cluster: LocalCluster) -> AsyncIterator[ApiClient]:
+    client = await _api_client(cluster.admin_kubeconfig)
+    async with client:
+        yield client
