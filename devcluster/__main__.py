@@ -51,8 +51,16 @@ def _up(args: argparse.Namespace) -> int:
         if args.serve:
             env = os.environ | {"KUBECONFIG": str(manager)}
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.server:app",
-                 "--host", "127.0.0.1", "--port", str(args.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "app.server:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(args.port),
+                ],
                 env=env,
             )
             print(f"  GraphQL:      http://127.0.0.1:{args.port}/graphql")

@@ -127,7 +127,11 @@ def ensure_binaries() -> Binaries:
     wrapper_dir = root / "bin" / wrapper_key()
     kwok_dir = root / f"kwok-{KWOK_VERSION}"
     for directory, builder, what in (
-        (wrapper_dir, _build_wrapper, f"etcd + kube-apiserver/scheduler/kubectl {KUBERNETES_VERSION}"),
+        (
+            wrapper_dir,
+            _build_wrapper,
+            f"etcd + kube-apiserver/scheduler/kubectl {KUBERNETES_VERSION}",
+        ),
         (kwok_dir, _build_kwok, f"kwok {KWOK_VERSION}"),
     ):
         if directory.is_dir():

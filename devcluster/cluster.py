@@ -144,11 +144,13 @@ class LocalCluster:
 
     # -- helpers for tests and the dev loop --------------------------------------------------
 
-    def kubectl(
-        self, *args: str, kubeconfig: Path | None = None, stdin: str | None = None
-    ) -> str:
+    def kubectl(self, *args: str, kubeconfig: Path | None = None, stdin: str | None = None) -> str:
         result = subprocess.run(
-            [str(self.binaries.kubectl), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}", *args],
+            [
+                str(self.binaries.kubectl),
+                f"--kubeconfig={kubeconfig or self.admin_kubeconfig}",
+                *args,
+            ],
             input=stdin,
             capture_output=True,
             text=True,
@@ -168,20 +170,30 @@ class LocalCluster:
     def ensure_default_service_accounts(self) -> None:
         namespaces = self.kubectl("get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}")
         existing = self.kubectl(
-            "get", "serviceaccounts", "-A", "--field-selector=metadata.name=default",
-            "-o", "jsonpath={.items[*].metadata.namespace}",
+            "get",
+            "serviceaccounts",
+            "-A",
+            "--field-selector=metadata.name=default",
+            "-o",
+            "jsonpath={.items[*].metadata.namespace}",
         ).split()
         missing = [ns for ns in namespaces.split() if ns not in existing]
         self.apply_objects(
             [
-                {"apiVersion": "v1", "kind": "ServiceAccount",
-                 "metadata": {"name": "default", "namespace": ns}}
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": ns},
+                }
                 for ns in missing
             ]
         )
 
     def create_token(
-        self, *, service_account: str = SERVICE_ACCOUNT, namespace: str = SERVICE_NAMESPACE,
+        self,
+        *,
+        service_account: str = SERVICE_ACCOUNT,
+        namespace: str = SERVICE_NAMESPACE,
         duration: str = "24h",
     ) -> str:
         """Mint a bound ServiceAccount token through the TokenRequest API."""
@@ -195,13 +207,20 @@ class LocalCluster:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "local", "cluster": {
-                    "server": self.server_url, "certificate-authority": str(self.ca_file)}}
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": self.server_url,
+                        "certificate-authority": str(self.ca_file),
+                    },
+                }
             ],
             "users": [{"name": "user", "user": {"token": token}}],
             "contexts": [
-                {"name": "local", "context": {
-                    "cluster": "local", "user": "user", "namespace": namespace}}
+                {
+                    "name": "local",
+                    "context": {"cluster": "local", "user": "user", "namespace": namespace},
+                }
             ],
             "current-context": "local",
         }
@@ -216,7 +235,10 @@ class LocalCluster:
         """Compact etcd to its current revision; every older resourceVersion then answers 410."""
         result = subprocess.run(
             [str(self.binaries.apiserver), "compact", f"--etcd-port={self.ports.etcd}"],
-            capture_output=True, text=True, check=True, timeout=30,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         )
         return int(result.stdout.strip())
 
@@ -236,7 +258,8 @@ class LocalCluster:
     def _apiserver_argv(self) -> list[str]:
         pki = self.pki_dir
         return [
-            str(self.binaries.apiserver), "serve",
+            str(self.binaries.apiserver),
+            "serve",
             f"--etcd-dir={self.workdir / 'etcd'}",
             f"--etcd-port={self.ports.etcd}",
             f"--etcd-peer-port={self.ports.etcd_peer}",
@@ -290,9 +313,9 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         expected = len(kwok.node_manifests(node_port=self.ports.kwok))
         while True:
+            ready = '{.status.conditions[?(@.type=="Ready")].status}'
             statuses = self.kubectl(
-                "get", "nodes", "-o",
-                'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+                "get", "nodes", "-o", f'jsonpath={{range .items[*]}}{ready}{{"\\n"}}{{end}}'
             ).split()
             if statuses.count("True") >= expected:
                 return

@@ -10,8 +10,8 @@ Nodes (``node_manifests``)
     office1..office4, each with capacity = allocatable = **8 CPU, 16Gi memory, 110 pods**
     (ephemeral-storage 100Gi), labels ``katacontainers.io/kata-runtime=true`` (what RuntimeClass
     ``kata-qemu`` selects), ``kubernetes.io/hostname``, ``kubernetes.io/os=linux``,
-    ``kubernetes.io/arch=amd64``, ``type=kwok``; InternalIP
-    ``127.0.0.1`` and ``daemonEndpoints.kubeletEndpoint.Port`` = kwok's port, so the apiserver's
+    ``kubernetes.io/arch=amd64``, ``type=kwok``; InternalIP ``127.0.0.1`` and
+    ``daemonEndpoints.kubeletEndpoint.Port`` = kwok's port, so the apiserver's
     ``pods/log`` proxy (``--kubelet-preferred-address-types=InternalIP``) reaches kwok. No taints:
     the ``node.kubernetes.io/not-ready`` taint that admission adds at creation is removed by the
     ``node-remove-not-ready-taint`` stage once kwok reports the node Ready.
@@ -19,10 +19,12 @@ Nodes (``node_manifests``)
 Pod lifecycle of every pod kube-scheduler binds to one of these nodes (see ``kwok/pod-stages.yaml``)
     Pending with containers waiting ``ContainerCreating`` and ``hostIP`` 127.0.0.1 at once; after
     the boot delay (``boot_delay_ms`` + up to ``boot_jitter_ms``; 12-25 s on the real nodes) the pod
-    gets its ``podIP`` and events ``Pulling``, ``Pulled``, ``Created``, ``Started`` follow within
-    ~0.3 s, with the pod ``Running`` and ``Ready``. ``Scheduled`` comes from kube-scheduler. Event
-    messages are fixed strings (kwok cannot template them); kwok's events have source
-    ``kwok_controller``. The container then runs until the pod is deleted.
+    gets its ``podIP`` (one pool for all nodes, from 10.42.0.2 up) and events ``Pulling``,
+    ``Pulled``, ``Created``, ``Started`` follow within ~0.3 s, with the pod ``Running`` and
+    ``Ready``. ``Scheduled`` comes from kube-scheduler. Event messages are fixed strings (kwok
+    cannot template them); kwok's events have source ``kwok_controller`` and second-precision
+    timestamps, so events of one second may list in any order. The container then runs until the
+    pod is deleted.
 
 Failure paths, chosen by the image reference (tag and digest ignored: ``kata-sim.test/exit-1``,
 ``kata-sim.test/exit-1:latest`` and ``kata-sim.test/exit-1@sha256:...`` are the same)
@@ -125,7 +127,7 @@ def logs_file(workdir: Path) -> Path:
 
 
 def append_log_lines(workdir: Path, lines: Iterable[str]) -> None:
-    """Append lines (stamped now) to the log every simulated container serves; followers see them."""
+    """Append lines, stamped now, to the log that every simulated container serves."""
     with logs_file(workdir).open("a") as handle:
         handle.writelines(format_log_line(line) for line in lines)
 

@@ -8,6 +8,7 @@ apiserver, scheduler or kwok behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -50,7 +51,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             cwd=self.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are started before exec
+            preexec_fn=_die_with_parent,
         )
 
     def running(self) -> bool:
@@ -82,7 +83,5 @@ class ManagedProcess:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -14,8 +14,14 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_kube_config
 
+from app.config import KubernetesSettings
+from app.kube.client import create_api_client
+from app.kube.informer import PodInformer
+from app.kube.pods import PodRepository
+from app.kube.transport import KubeTransport
+from app.sandboxes.service import SandboxService
 from devcluster.build import ensure_binaries
-from devcluster.cluster import LocalCluster
+from devcluster.cluster import SANDBOX_NAMESPACE, LocalCluster
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +61,39 @@ async def admin_api(cluster: LocalCluster) -> AsyncIterator[ApiClient]:
     client = await _api_client(cluster.admin_kubeconfig)
     async with client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def manager_client(kata_manager_kubeconfig: Path) -> AsyncIterator[ApiClient]:
+    """The service's own client construction, acting as kata-manager."""
+    client = await create_api_client(kubeconfig=str(kata_manager_kubeconfig))
+    async with client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def repository(manager_client: ApiClient) -> PodRepository:
+    return PodRepository(KubeTransport(manager_client), SANDBOX_NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+async def informer(repository: PodRepository) -> AsyncIterator[PodInformer]:
+    pods = PodInformer(repository)
+    pods.start()
+    await pods.wait_synced(timeout=30)
+    try:
+        yield pods
+    finally:
+        await pods.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_settings() -> KubernetesSettings:
+    return KubernetesSettings()
+
+
+@pytest.fixture(scope="session")
+def service(
+    repository: PodRepository, informer: PodInformer, kube_settings: KubernetesSettings
+) -> SandboxService:
+    return SandboxService(repository, informer, kube_settings)

@@ -33,7 +33,9 @@ async def create_api_client(*, kubeconfig: str | None = None) -> ApiClient:
     """
     configuration = Configuration()
     if kubeconfig is None and running_in_cluster():
-        load_incluster_config(client_configuration=configuration, try_refresh_token=True)
+        load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration, try_refresh_token=True
+        )
     else:
         await load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE

@@ -19,7 +19,9 @@ from devcluster.cluster import SANDBOX_NAMESPACE, LocalCluster
 NS = SANDBOX_NAMESPACE
 
 
-def pod_body(*, name: str | None = None, privileged: bool = False, memory: str = "64Mi") -> dict[str, Any]:
+def pod_body(
+    *, name: str | None = None, privileged: bool = False, memory: str = "64Mi"
+) -> dict[str, Any]:
     security: dict[str, Any] = {
         "allowPrivilegeEscalation": privileged,
         "privileged": privileged,
@@ -75,8 +77,10 @@ async def test_version_is_the_pinned_release(cluster: LocalCluster) -> None:
     assert cluster.version()["gitVersion"].startswith("v1.33.")
 
 
-async def test_pod_gets_overhead_runs_on_office_node_and_has_logs_and_events(core: CoreV1Api) -> None:
-    created = await core.create_namespaced_pod(NS, pod_body())
+async def test_pod_gets_overhead_runs_on_office_node_and_has_logs_and_events(
+    core: CoreV1Api,
+) -> None:
+    created = await core.create_namespaced_pod(NS, pod_body())  # type: ignore[arg-type]
     name = created.metadata.name
     try:
         # RuntimeClass admission copied the Kata VM's fixed cost into the pod.
@@ -113,7 +117,7 @@ async def test_service_account_is_forbidden_outside_its_namespace(
         await core.list_namespaced_pod(namespace)
     assert listing.value.status == 403
     with pytest.raises(ApiException) as creating:
-        await core.create_namespaced_pod(namespace, pod_body())
+        await core.create_namespaced_pod(namespace, pod_body())  # type: ignore[arg-type]
     assert creating.value.status == 403
 
 
@@ -132,15 +136,15 @@ async def test_service_account_cannot_read_secrets(core: CoreV1Api) -> None:
 
 async def test_privileged_pod_is_rejected_by_pod_security(core: CoreV1Api) -> None:
     with pytest.raises(ApiException) as error:
-        await core.create_namespaced_pod(NS, pod_body(privileged=True))
+        await core.create_namespaced_pod(NS, pod_body(privileged=True))  # type: ignore[arg-type]
     assert error.value.status == 403
-    assert "violates PodSecurity" in error.value.body
+    assert "violates PodSecurity" in str(error.value.body)
 
 
 async def test_pod_larger_than_any_node_stays_pending_with_failed_scheduling(
     core: CoreV1Api,
 ) -> None:
-    created = await core.create_namespaced_pod(NS, pod_body(memory="1Ti"))
+    created = await core.create_namespaced_pod(NS, pod_body(memory="1Ti"))  # type: ignore[arg-type]
     name = created.metadata.name
     try:
 
@@ -151,14 +155,16 @@ async def test_pod_larger_than_any_node_stays_pending_with_failed_scheduling(
         pod = await core.read_namespaced_pod(name, NS)
         assert pod.status.phase == "Pending"
         assert pod.spec.node_name is None
-        message = next(e.message for e in await pod_events(core, name) if e.reason == "FailedScheduling")
+        message = next(
+            e.message for e in await pod_events(core, name) if e.reason == "FailedScheduling"
+        )
         assert "Insufficient memory" in message
     finally:
         await core.delete_namespaced_pod(name, NS)
 
 
 async def test_graceful_delete_passes_through_terminating(core: CoreV1Api) -> None:
-    created = await core.create_namespaced_pod(NS, pod_body())
+    created = await core.create_namespaced_pod(NS, pod_body())  # type: ignore[arg-type]
     name = created.metadata.name
 
     async def running() -> bool:

@@ -1,0 +1,61 @@
+"""Service settings: ``appsettings.json`` in the seed's shape, overridden by the environment.
+
+Sources, highest priority first:
+
+1. keyword arguments to ``AppSettings(...)`` (tests);
+2. environment variables named by the JSON path joined with ``__``, as ASP.NET configuration
+   does: ``Kubernetes__TargetNamespace=foo``, ``Kubernetes__DefaultResourceLimits__MemoryMi=1024``.
+   Names match case-insensitively (``KUBERNETES__TARGETNAMESPACE`` works too);
+3. the JSON file named by ``APPSETTINGS_PATH`` (default ``appsettings.json`` in the working
+   directory). A missing default file means all defaults; a missing file that ``APPSETTINGS_PATH``
+   names explicitly is an error, since it is almost always a forgotten mount. Keys in the file
+   also match case-insensitively, and sections other than the two below are ignored (an ASP.NET
+   file may carry ``Logging`` or ``AllowedHosts``);
+4. the defaults below.
+
+Keys (each also an environment variable, with ``__`` for ``.``):
+
+- ``Kubernetes.TargetNamespace`` = sandbox-containers — namespace of the sandbox pods.
+- ``Kubernetes.RuntimeClassName`` = kata-qemu — set on every pod.
+- ``Kubernetes.DefaultResourceRequests.{MemoryMi,CpuMillicores}`` = 256 / 250.
+- ``Kubernetes.DefaultResourceLimits.{MemoryMi,CpuMillicores}`` = 512 / 500.
+- ``Kubernetes.MaxResourceLimits.{MemoryMi,CpuMillicores}`` = 4096 / 2000 — per sandbox.
+- ``Kubernetes.RuntimeClassOverheadFallback.{MemoryMi,CpuMillicores}`` = 160 / 250 — reported as
+  the VM overhead of a pod whose ``spec.overhead`` is empty (a RuntimeClass without overhead).
+- ``Kubernetes.PodNamePrefix`` = kata-sandbox — pods are named ``{prefix}-{8 hex}``.
+- ``Kubernetes.CleanupCompletedPods`` = true.
+- ``Kubernetes.DefaultReadyTimeoutSeconds`` = 90, ``Kubernetes.MaxReadyTimeoutSeconds`` = 600.
+- ``Kubernetes.DefaultScratchSizeMi`` = 1024, ``Kubernetes.MaxScratchSizeMi`` = 10240.
+- ``Kubernetes.KubeconfigPath`` = unset — used outside a cluster; must name an existing file.
+- ``Server.LogLevel`` = INFO.
+- ``Server.AllowedWebsocketOrigins`` = empty — exact origins (``https://host[:port]``) allowed
+  to open a websocket, or ``*``; from the environment as a JSON list or comma-separated.
+- ``Server.DefaultPageSize`` = 50, ``Server.MaxPageSize`` = 200.
+
+Invalid settings stop startup: ``load_settings()`` raises ``SettingsError`` naming every bad
+key (``Kubernetes.DefaultResourceLimits.MemoryMi: ...``).
+"""
+
+from app.config.errors import InconsistentSetting, SettingProblem, SettingsError
+from app.config.sections import (
+    MAX_POD_NAME_PREFIX_LENGTH,
+    KubernetesSettings,
+    ResourceAmountSettings,
+    ServerSettings,
+)
+from app.config.settings import AppSettings, load_settings
+from app.config.sources import APPSETTINGS_PATH_VARIABLE, DEFAULT_APPSETTINGS_PATH
+
+__all__ = [
+    "APPSETTINGS_PATH_VARIABLE",
+    "DEFAULT_APPSETTINGS_PATH",
+    "MAX_POD_NAME_PREFIX_LENGTH",
+    "AppSettings",
+    "InconsistentSetting",
+    "KubernetesSettings",
+    "ResourceAmountSettings",
+    "ServerSettings",
+    "SettingProblem",
+    "SettingsError",
+    "load_settings",
+]

@@ -1,0 +1,1 @@
+"""The Kubernetes layer: client, raw JSON to domain values, quantities, pod ownership."""

@@ -1,0 +1,285 @@
+"""One list+watch of this service's pods per process, a local store, and fan-out to subscribers.
+
+How the Kubernetes watch protocol is followed:
+
+- **List, then watch from the list's resourceVersion.** The list is the truth at one revision; the
+  watch then delivers every change after it, in order, so the store never misses one.
+- **Bookmarks** (``allowWatchBookmarks``) carry a newer resourceVersion without an object change,
+  so after a quiet hour a re-watch resumes from a recent revision instead of an expired one.
+- **A watch ends** when its ``timeoutSeconds`` run out (jittered, so replicas do not re-watch in
+  lock-step) or the connection drops (an apiserver restart). It resumes from the last
+  resourceVersion seen; nothing between is lost, because etcd keeps the history.
+- **410 Gone** means that history was compacted away (or the apiserver's watch cache no longer
+  reaches back that far). Only a fresh list can tell the truth then: the store is replaced by the
+  list, and every pod that vanished in the gap is announced as a synthetic DELETED carrying its
+  last known state, so no consumer waits forever for a pod that no longer exists.
+- Other errors back off with full jitter (capped), then resume.
+
+Consumers subscribe to changes through bounded queues. A subscriber that falls more than
+``queue_size`` changes behind is cut off: it receives what was queued, then
+:class:`SubscriberOverflow`; everyone else carries on undelayed. (The apiserver treats slow
+watchers the same way.) It re-subscribes and reads the store to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
+
+from app.kube.convert import MalformedObjectError, sandbox_from_pod
+from app.kube.errors import ResourceExpired
+from app.kube.pods import PodRepository
+from app.models import ChangeType, Sandbox, SandboxChange, Unavailable
+
+log = logging.getLogger(__name__)
+
+Converter = Callable[[Mapping[str, Any]], Sandbox]
+
+
+class SubscriberOverflow(Unavailable):
+    """The subscriber fell too far behind and was cut off."""
+
+
+class Subscription:
+    """A bounded queue of changes for one consumer; iterate it, close it when done."""
+
+    def __init__(self, informer: PodInformer, maxsize: int) -> None:
+        self._informer = informer
+        self._maxsize = maxsize
+        self._queue: asyncio.Queue[SandboxChange | None] = asyncio.Queue()
+        self.overflowed = False
+        self.closed = False
+
+    def offer(self, change: SandboxChange) -> None:
+        if self.closed or self.overflowed:
+            return
+        if self._queue.qsize() >= self._maxsize:
+            self.overflowed = True
+            self._informer.unsubscribe(self)
+            self._queue.put_nowait(None)
+            return
+        self._queue.put_nowait(change)
+
+    def end(self) -> None:
+        """Let the consumer finish: it reads what is queued, then the iteration stops."""
+        if not self.closed:
+            self.closed = True
+            self._queue.put_nowait(None)
+
+    def close(self) -> None:
+        self._informer.unsubscribe(self)
+        self.closed = True
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> SandboxChange:
+        change = await self._queue.get()
+        if change is None:
+            if self.overflowed:
+                raise SubscriberOverflow(
+                    "this subscription fell behind the stream of changes and was ended; "
+                    "subscribe again (with includeExisting) to catch up"
+                )
+            raise StopAsyncIteration
+        return change
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PodInformer:
+    def __init__(
+        self,
+        repository: PodRepository,
+        *,
+        convert: Converter = sandbox_from_pod,
+        watch_timeout_seconds: int = 300,
+        max_backoff_seconds: float = 30.0,
+        queue_size: int = 1024,
+    ) -> None:
+        self.repository = repository
+        self.convert = convert
+        self.watch_timeout_seconds = watch_timeout_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.queue_size = queue_size
+        self.store: dict[str, Sandbox] = {}
+        self.version = 0
+        self.resource_version = ""
+        self.relists = 0
+        self._synced = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, name: str) -> Sandbox | None:
+        return self.store.get(name)
+
+    def sandboxes(self) -> list[Sandbox]:
+        return list(self.store.values())
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self, *, timeout: float | None = None) -> None:
+        async with asyncio.timeout(timeout):
+            await self._synced.wait()
+
+    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+        """Wait until ``predicate()`` holds for the store; False when ``timeout`` runs out."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await self._changed.wait()
+        except TimeoutError:
+            return predicate()
+        return True
+
+    def subscribe(self, *, maxsize: int | None = None) -> Subscription:
+        subscription = Subscription(self, maxsize or self.queue_size)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pod-informer")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for subscription in list(self._subscribers):
+            subscription.end()
+        self._subscribers.clear()
+
+    async def _run(self) -> None:
+        failures = 0
+        # Started again after stop(): resume the watch where it ended instead of relisting.
+        need_list = not self.resource_version
+        while True:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                timeout = int(self.watch_timeout_seconds * random.uniform(0.8, 1.2))
+                async for event in self.repository.watch(
+                    resource_version=self.resource_version, timeout_seconds=timeout
+                ):
+                    self._apply(event.type, event.object)
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except ResourceExpired:
+                log.info(
+                    "pod watch expired at resourceVersion %s; relisting", self.resource_version
+                )
+                need_list = True
+            except Exception:
+                failures += 1
+                delay = random.uniform(0, min(self.max_backoff_seconds, 0.25 * 2**failures))
+                log.warning(
+                    "pod list/watch failed (attempt %d); retrying in %.1fs",
+                    failures,
+                    delay,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
+
+    async def _relist(self) -> None:
+        items, resource_version = await self.repository.list_raw()
+        fresh: dict[str, Sandbox] = {}
+        for item in items:
+            sandbox = self._convert(item)
+            if sandbox is not None:
+                fresh[sandbox.name] = sandbox
+        previous = self.store
+        self.store = dict(previous)
+        self.resource_version = resource_version
+        changes: list[SandboxChange] = []
+        for name, old in previous.items():
+            if name not in fresh:
+                del self.store[name]
+                changes.append(SandboxChange(ChangeType.DELETED, old))
+        for name, sandbox in fresh.items():
+            known = previous.get(name)
+            if known is None:
+                changes.append(SandboxChange(ChangeType.ADDED, sandbox))
+            elif known.resource_version != sandbox.resource_version:
+                changes.append(SandboxChange(ChangeType.MODIFIED, sandbox))
+            self.store[name] = sandbox
+        self.relists += 1
+        self._publish(changes)
+        self._synced.set()
+
+    def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
+        metadata = obj.get("metadata") or {}
+        resource_version = metadata.get("resourceVersion")
+        if isinstance(resource_version, str) and resource_version:
+            self.resource_version = resource_version
+        if kind == "BOOKMARK":
+            return
+        sandbox = self._convert(obj)
+        if sandbox is None:
+            return
+        old = self.store.get(sandbox.name)
+        if kind == "DELETED":
+            self.store.pop(sandbox.name, None)
+            self._publish([SandboxChange(ChangeType.DELETED, sandbox)])
+            return
+        if old is not None and old.resource_version == sandbox.resource_version:
+            return
+        self.store[sandbox.name] = sandbox
+        change = ChangeType.ADDED if old is None else ChangeType.MODIFIED
+        self._publish([SandboxChange(change, sandbox)])
+
+    def _convert(self, obj: Mapping[str, Any]) -> Sandbox | None:
+        try:
+            return self.convert(obj)
+        except MalformedObjectError:
+            log.warning("skipping a malformed pod object in the watch", exc_info=True)
+            return None
+
+    def _publish(self, changes: Iterable[SandboxChange]) -> None:
+        published = False
+        for change in changes:
+            published = True
+            self.version += 1
+            for subscription in list(self._subscribers):
+                subscription.offer(change)
+        if published:
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    async def changes(self, *, maxsize: int | None = None) -> AsyncIterator[SandboxChange]:
+        """Iterate changes from now on; the subscription is released when iteration stops."""
+        subscription = self.subscribe(maxsize=maxsize)
+        try:
+            async for change in subscription:
+                yield change
+        finally:
+            subscription.close()

@@ -1,0 +1,1 @@
+"""Sandbox operations on top of the kube layer: validation, pod manifests, repository."""

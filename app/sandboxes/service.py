@@ -1,0 +1,315 @@
+"""The sandbox service: the operations the API offers, with their lifecycle rules.
+
+Reads come from the informer's store, never the apiserver, so a dashboard's polling costs the
+cluster nothing. Writes go to the apiserver, and then wait (bounded) until the store reflects the
+write, so a client that queries right after a mutation sees its own change.
+
+Create is safe to retry on our side: each attempt carries a random request token annotation.
+When a retried POST answers 409 AlreadyExists, the pod is looked up; if it carries our token the
+first attempt did succeed (its answer was lost) and that pod is the result, otherwise the name
+was taken by someone else and a new name is drawn, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncGenerator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.config import KubernetesSettings
+from app.kube.errors import AlreadyExists
+from app.kube.informer import PodInformer
+from app.kube.ownership import SERVICE_KEY_PREFIX
+from app.kube.pods import LogOptions, PodRepository
+from app.models import (
+    BadUserInput,
+    Conflict,
+    NotFound,
+    Sandbox,
+    SandboxEvent,
+    SandboxPhase,
+    SandboxSpec,
+    Timeout,
+)
+from app.sandboxes.label_selector import compile_label_selector
+from app.sandboxes.manifest import build_pod_manifest, generate_pod_name
+from app.sandboxes.readiness import container_finished, container_started, readiness_failure
+
+REQUEST_TOKEN_ANNOTATION = f"{SERVICE_KEY_PREFIX}/request-token"
+CREATE_ATTEMPTS = 5
+# How long a mutation waits for its own write to show up in the store.
+STORE_CATCH_UP_SECONDS = 10.0
+# After the container ends, the kubelet may still be flushing the last lines of its log.
+LOG_DRAIN_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxFilter:
+    label_selector: str | None = None
+    phases: frozenset[SandboxPhase] | None = None
+    ready: bool | None = None
+    field_prefix: str = "filter"
+
+
+def sort_key(sandbox: Sandbox) -> tuple[datetime, str]:
+    """The stable order of lists and pages: creation time, then name."""
+    return (sandbox.created_at, sandbox.name)
+
+
+class SandboxService:
+    def __init__(
+        self,
+        repository: PodRepository,
+        informer: PodInformer,
+        settings: KubernetesSettings,
+        *,
+        name_factory: Callable[[str], str] = generate_pod_name,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.repository = repository
+        self.informer = informer
+        self.settings = settings
+        self.name_factory = name_factory
+        self.clock = clock
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, name: str) -> Sandbox | None:
+        return self.informer.get(name)
+
+    def require(self, name: str) -> Sandbox:
+        sandbox = self.informer.get(name)
+        if sandbox is None:
+            raise NotFound(f"sandbox {name!r} does not exist")
+        return sandbox
+
+    def find(self, sandbox_filter: SandboxFilter | None = None) -> list[Sandbox]:
+        """Matching sandboxes in the stable order (creation time, then name)."""
+        selected: Iterable[Sandbox] = self.informer.sandboxes()
+        if sandbox_filter is not None:
+            selected = self._filtered(selected, sandbox_filter)
+        return sorted(selected, key=sort_key)
+
+    def _filtered(self, sandboxes: Iterable[Sandbox], how: SandboxFilter) -> list[Sandbox]:
+        selector = (
+            compile_label_selector(how.label_selector, field=f"{how.field_prefix}.labelSelector")
+            if how.label_selector
+            else None
+        )
+        return [
+            s
+            for s in sandboxes
+            if (selector is None or selector.matches(s.labels_as_dict()))
+            and (how.phases is None or s.phase in how.phases)
+            and (how.ready is None or s.ready == how.ready)
+        ]
+
+    async def events(self, names: list[str]) -> dict[str, list[SandboxEvent]]:
+        """Events of several sandboxes, oldest first; one apiserver request for all of them."""
+        if len(names) == 1:
+            return await self.repository.events(names[0])
+        return await self.repository.events()
+
+    async def logs(self, name: str, options: LogOptions) -> str:
+        sandbox = self.require(name)
+        if not container_started(sandbox):
+            return ""
+        return await self.repository.logs(name, options)
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def create(self, spec: SandboxSpec, *, wait_for_ready: bool = False) -> Sandbox:
+        token = secrets.token_hex(16)
+        created: Sandbox | None = None
+        for _ in range(CREATE_ATTEMPTS):
+            name = self.name_factory(self.settings.pod_name_prefix)
+            manifest = build_pod_manifest(spec, self.settings, name=name, created_at=self.clock())
+            manifest["metadata"]["annotations"][REQUEST_TOKEN_ANNOTATION] = token
+            try:
+                created = await self.repository.create(manifest)
+                break
+            except AlreadyExists:
+                existing = await self._find_own(name, token)
+                if existing is not None:
+                    created = existing
+                    break
+        if created is None:
+            raise Conflict(f"could not find a free pod name in {CREATE_ATTEMPTS} attempts")
+        await self.informer.wait_until(
+            lambda: self.informer.get(created.name) is not None, timeout=STORE_CATCH_UP_SECONDS
+        )
+        if wait_for_ready:
+            timeout = spec.ready_timeout_seconds or self.settings.default_ready_timeout_seconds
+            return await self.wait_ready(created.name, timeout=timeout)
+        return self.informer.get(created.name) or created
+
+    async def _find_own(self, name: str, token: str) -> Sandbox | None:
+        try:
+            existing = await self.repository.get(name)
+        except NotFound:
+            return None
+        annotations = {a.key: a.value for a in existing.annotations}
+        return existing if annotations.get(REQUEST_TOKEN_ANNOTATION) == token else None
+
+    async def wait_ready(self, name: str, *, timeout: float) -> Sandbox:
+        """Wait for Ready; raise SandboxFailed with the reason, NotFound, or Timeout."""
+
+        def settled() -> bool:
+            sandbox = self.informer.get(name)
+            return (
+                sandbox is None
+                or sandbox.ready
+                or sandbox.terminating
+                or readiness_failure(sandbox) is not None
+            )
+
+        await self.informer.wait_until(settled, timeout=timeout)
+        sandbox = self.informer.get(name)
+        if sandbox is None:
+            raise NotFound(f"sandbox {name!r} was deleted before it became ready")
+        if sandbox.ready:
+            return sandbox
+        # A deleted pod passes through Failed (exit 143) on its way out: that is no crash.
+        if sandbox.terminating:
+            raise NotFound(f"sandbox {name!r} is being deleted")
+        failure = readiness_failure(sandbox)
+        if failure is not None:
+            raise failure
+        raise Timeout(f"sandbox {name!r} was not ready within {timeout:g} seconds")
+
+    # -- delete ------------------------------------------------------------------------------
+
+    async def delete(
+        self, name: str, *, grace_period_seconds: int | None = None, force: bool = False
+    ) -> list[str]:
+        self.require(name)
+        await self.repository.delete(name, grace_period_seconds=grace_period_seconds, force=force)
+        await self._catch_up_deleted([name])
+        return [name]
+
+    async def delete_matching(
+        self,
+        label_selector: str,
+        *,
+        grace_period_seconds: int | None = None,
+        force: bool = False,
+        field: str = "labelSelector",
+    ) -> list[str]:
+        if not label_selector.strip():
+            # An empty selector matches everything; a bulk delete must not do that by accident.
+            raise BadUserInput("an empty label selector would delete every sandbox", field=field)
+        selector = compile_label_selector(label_selector, field=field)
+        matching = [s for s in self.informer.sandboxes() if selector.matches(s.labels_as_dict())]
+        return await self._delete_all(matching, grace_period_seconds, force)
+
+    async def cleanup(
+        self, *, completed: bool = True, older_than_seconds: int | None = None
+    ) -> list[str]:
+        """Delete finished sandboxes and/or those created more than ``older_than_seconds`` ago."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=older_than_seconds) if older_than_seconds else None
+        victims = [
+            s
+            for s in self.informer.sandboxes()
+            if not s.terminating
+            and (
+                (completed and s.phase.is_terminal)
+                or (cutoff is not None and s.created_at < cutoff)
+            )
+        ]
+        return await self._delete_all(victims, None, False)
+
+    async def _delete_all(
+        self, sandboxes: list[Sandbox], grace_period_seconds: int | None, force: bool
+    ) -> list[str]:
+        names = [s.name for s in sandboxes]
+        deleted = await self.repository.delete_many(
+            names, grace_period_seconds=grace_period_seconds, force=force
+        )
+        await self._catch_up_deleted(deleted)
+        return deleted
+
+    async def _catch_up_deleted(self, names: list[str]) -> None:
+        def reflected() -> bool:
+            return all((s := self.informer.get(n)) is None or s.terminating for n in names)
+
+        await self.informer.wait_until(reflected, timeout=STORE_CATCH_UP_SECONDS)
+
+    # -- log streaming -----------------------------------------------------------------------
+
+    async def follow_logs(self, name: str, options: LogOptions) -> AsyncGenerator[str]:
+        """Yield log lines: waits for the container to start, ends when it ends or the pod goes."""
+        sandbox = self.require(name)
+        start_timeout = float(self.settings.max_ready_timeout_seconds)
+
+        def can_read() -> bool:
+            current = self.informer.get(name)
+            return (
+                current is None
+                or container_started(current)
+                or readiness_failure(current) is not None
+            )
+
+        await self.informer.wait_until(can_read, timeout=start_timeout)
+        current = self.informer.get(name)
+        if current is None:
+            return
+        if not container_started(current):
+            failure = readiness_failure(current)
+            if failure is not None:
+                raise failure
+            raise Timeout(f"the container of {sandbox.name!r} did not start")
+
+        lines: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
+        stream_done = asyncio.Event()
+        ended = asyncio.Event()
+
+        async def read() -> None:
+            try:
+                async for line in self.repository.follow_logs(name, options):
+                    await lines.put(line)
+            finally:
+                stream_done.set()
+
+        async def watch_end() -> None:
+            await self.informer.wait_until(
+                lambda: (s := self.informer.get(name)) is None or container_finished(s),
+                timeout=None,
+            )
+            await asyncio.sleep(LOG_DRAIN_SECONDS)
+            ended.set()
+
+        reader = asyncio.create_task(read())
+        watcher = asyncio.create_task(watch_end())
+        try:
+            while True:
+                if lines.empty() and (stream_done.is_set() or ended.is_set()):
+                    break
+                getter = asyncio.ensure_future(lines.get())
+                stop = asyncio.ensure_future(_first(stream_done, ended))
+                done, _ = await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if getter in done:
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                raise reader.exception()  # type: ignore[misc]
+        finally:
+            for task in (reader, watcher):
+                task.cancel()
+            for task in (reader, watcher):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
