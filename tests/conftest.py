@@ -7,6 +7,7 @@ RBAC is the one the service runs with. The admin kubeconfig is only for arrangin
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from app.kube.client import create_api_client
 from app.kube.informer import PodInformer
 from app.kube.pods import PodRepository
 from app.kube.transport import KubeTransport
+from app.models import Label, SandboxSpec
 from app.sandboxes.service import SandboxService
 from devcluster.build import ensure_binaries
 from devcluster.cluster import SANDBOX_NAMESPACE, LocalCluster
@@ -97,3 +99,25 @@ def service(
     repository: PodRepository, informer: PodInformer, kube_settings: KubernetesSettings
 ) -> SandboxService:
     return SandboxService(repository, informer, kube_settings)
+
+
+BUSYBOX = "docker.io/library/busybox:1.36"
+
+
+class SpecFactory:
+    """Specs labelled with one test's own tag, so the test can clean up exactly what it made."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.selector = f"test-tag={tag}"
+
+    def __call__(self, image: str = BUSYBOX, **labels: str) -> SandboxSpec:
+        extra = tuple(Label(key.replace("_", "-"), value) for key, value in labels.items())
+        return SandboxSpec(image=image, labels=(Label("test-tag", self.tag), *extra))
+
+
+@pytest.fixture
+async def spec(service: SandboxService) -> AsyncIterator[SpecFactory]:
+    factory = SpecFactory(secrets.token_hex(4))
+    yield factory
+    await service.delete_matching(factory.selector, force=True)

@@ -12,10 +12,11 @@ import pytest
 from app.config import KubernetesSettings
 from app.kube.informer import PodInformer, SubscriberOverflow
 from app.kube.pods import PodRepository
-from app.models import ChangeType, Label, Sandbox, SandboxChange, SandboxPhase, SandboxSpec
+from app.models import ChangeType, Sandbox, SandboxChange, SandboxPhase
 from app.sandboxes.service import SandboxService
 from devcluster.cluster import LocalCluster
 from devcluster.kwok import EXIT_ZERO
+from tests.conftest import SpecFactory
 
 
 @pytest.fixture
@@ -27,18 +28,6 @@ async def own_informer(repository: PodRepository) -> AsyncIterator[PodInformer]:
         yield informer
     finally:
         await informer.stop()
-
-
-@pytest.fixture
-async def tagged(service: SandboxService) -> AsyncIterator[tuple[str, SandboxService]]:
-    tag = secrets.token_hex(4)
-    yield tag, service
-    await service.delete_matching(f"test-tag={tag}", force=True)
-
-
-def spec(tag: str, image: str = "docker.io/library/busybox:1.36", **labels: str) -> SandboxSpec:
-    extra = tuple(Label(k, v) for k, v in labels.items())
-    return SandboxSpec(image=image, labels=(Label("test-tag", tag), *extra))
 
 
 async def truth(repository: PodRepository) -> dict[str, str]:
@@ -61,9 +50,8 @@ async def wait_converged(informer: PodInformer, repository: PodRepository) -> No
 
 
 async def test_stale_resource_version_relists_and_announces_vanished_pods(
-    own_informer: PodInformer, repository: PodRepository, tagged: tuple[str, SandboxService]
+    own_informer: PodInformer, repository: PodRepository, spec: SpecFactory, service: SandboxService
 ) -> None:
-    tag, service = tagged
     await own_informer.stop()
     ghost = Sandbox(
         name="kata-sandbox-0badc0de",
@@ -77,7 +65,7 @@ async def test_stale_resource_version_relists_and_announces_vanished_pods(
     # Far older than anything the apiserver still keeps: the watch answers 410 Gone.
     own_informer.resource_version = "1"
     relists = own_informer.relists
-    created = await service.create(spec(tag))
+    created = await service.create(spec())
     async with own_informer.subscribe() as changes:
         own_informer.start()
         seen: list[SandboxChange] = []
@@ -98,13 +86,13 @@ async def test_store_converges_after_an_apiserver_restart(
     own_informer: PodInformer,
     repository: PodRepository,
     cluster: LocalCluster,
-    tagged: tuple[str, SandboxService],
+    spec: SpecFactory,
+    service: SandboxService,
 ) -> None:
-    tag, service = tagged
     finishing = await service.create(
-        spec(tag, EXIT_ZERO, **{"kata-sim.test/run-duration": "2s"}), wait_for_ready=True
+        spec(EXIT_ZERO, **{"kata-sim.test/run-duration": "2s"}), wait_for_ready=True
     )
-    doomed = await service.create(spec(tag))
+    doomed = await service.create(spec())
     version = own_informer.version
     cluster.stop_apiserver()
     await asyncio.sleep(1)
@@ -120,7 +108,7 @@ async def test_store_converges_after_an_apiserver_restart(
                 "labels": {
                     "app": "kata-sandbox",
                     "managed-by": "kata-sandbox-api",
-                    "test-tag": tag,
+                    "test-tag": spec.tag,
                 },
             },
             "spec": {
@@ -144,13 +132,12 @@ async def test_store_converges_after_an_apiserver_restart(
 
 
 async def test_a_slow_subscriber_is_cut_off_without_delaying_others(
-    own_informer: PodInformer, tagged: tuple[str, SandboxService]
+    own_informer: PodInformer, spec: SpecFactory, service: SandboxService
 ) -> None:
-    tag, service = tagged
     slow = own_informer.subscribe(maxsize=2)
     fast = own_informer.subscribe()
     count = own_informer.subscriber_count
-    created = [await service.create(spec(tag)) for _ in range(3)]
+    created = [await service.create(spec()) for _ in range(3)]
     names = {c.name for c in created}
     received: set[str] = set()
     async with asyncio.timeout(30):

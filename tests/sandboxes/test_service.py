@@ -20,7 +20,7 @@ from app.models import (
 from app.sandboxes.manifest import generate_pod_name
 from app.sandboxes.service import SandboxFilter, SandboxService
 from devcluster.kwok import EXIT_NONZERO, EXIT_ZERO, IMAGE_PULL_FAILURE
-from tests.sandboxes.conftest import SpecFactory
+from tests.conftest import SpecFactory
 
 
 async def test_create_returns_the_pod_and_the_store_already_has_it(
