@@ -9,20 +9,28 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
 import pytest
 import yaml
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Pod
-from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from devcluster import kwok
-from devcluster.cluster import SANDBOX_NAMESPACE, LocalCluster
+from devcluster.cluster import LocalCluster
+from tests.devcluster.rawpods import (
+    NS,
+    CreatePod,
+    condition,
+    eventually,
+    gone,
+    pod_body,
+    reasons,
+    running_and_ready,
+    wait_pod,
+)
 
-NS = SANDBOX_NAMESPACE
 LIFECYCLE_EVENTS = {"Scheduled", "Pulling", "Pulled", "Created", "Started"}
 
 
@@ -63,109 +71,6 @@ def test_command_manages_only_our_nodes_and_serves_https(tmp_path: Path) -> None
 
 
 # -- against the cluster -----------------------------------------------------------------------
-
-
-def pod_body(
-    image: str, *, labels: dict[str, str] | None = None, restart: str = "Never"
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"sim-{secrets.token_hex(4)}",
-            "labels": {"app": "sim", **(labels or {})},
-        },
-        "spec": {
-            "runtimeClassName": "kata-qemu",
-            "automountServiceAccountToken": False,
-            "restartPolicy": restart,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 1000,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "main",
-                    "image": image,
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                }
-            ],
-        },
-    }
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def core(manager_api: ApiClient) -> CoreV1Api:
-    return CoreV1Api(manager_api)
-
-
-@pytest.fixture
-async def create_pod(core: CoreV1Api) -> AsyncIterator[Callable[[dict[str, Any]], Awaitable[str]]]:
-    """Create pods as kata-manager; whatever a test leaves is force-deleted after it."""
-    created: list[str] = []
-
-    async def create(body: dict[str, Any]) -> str:
-        pod = await core.create_namespaced_pod(NS, cast("V1Pod", body))
-        name: str = pod.metadata.name
-        created.append(name)
-        return name
-
-    yield create
-    for name in created:
-        try:
-            await core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-
-
-CreatePod = Callable[[dict[str, Any]], Awaitable[str]]
-
-
-async def reasons(core: CoreV1Api, name: str) -> list[str]:
-    events = await core.list_namespaced_event(
-        NS, field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}"
-    )
-    return [event.reason for event in events.items]
-
-
-def condition(pod: Any, kind: str) -> str | None:
-    for item in pod.status.conditions or []:
-        if item.type == kind:
-            status: str = item.status
-            return status
-    return None
-
-
-async def wait_pod(
-    core: CoreV1Api, name: str, check: Callable[[Any], bool], what: str, within: float = 30.0
-) -> Any:
-    latest: list[Any] = []
-
-    async def probe() -> bool:
-        latest[:] = [await core.read_namespaced_pod(name, NS)]
-        return check(latest[0])
-
-    await eventually(probe, within=within, what=what)
-    return latest[0]
-
-
-def running_and_ready(pod: Any) -> bool:
-    return bool(pod.status.phase == "Running" and condition(pod, "Ready") == "True")
 
 
 @pytest.mark.cluster
@@ -328,15 +233,6 @@ async def test_graceful_delete_is_finalized(core: CoreV1Api, create_pod: CreateP
     terminating = await core.read_namespaced_pod(name, NS)
     assert terminating.metadata.deletion_timestamp is not None
 
-    async def gone() -> bool:
-        try:
-            await core.read_namespaced_pod(name, NS)
-        except ApiException as error:
-            if error.status == 404:
-                return True
-            raise
-        return False
-
-    await eventually(gone, within=15, what="the pod to be removed")
+    await eventually(lambda: gone(core, name), within=15, what="the pod to be removed")
     assert 1.5 <= time.monotonic() - started < 15
     assert "Killing" in await reasons(core, name)
