@@ -24,10 +24,12 @@ watchers the same way.) It re-subscribes and reads the store to catch up.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from app.kube.convert import MalformedObjectError, sandbox_from_pod
@@ -38,6 +40,12 @@ from app.models import ChangeType, Sandbox, SandboxChange, Unavailable
 log = logging.getLogger(__name__)
 
 Converter = Callable[[Mapping[str, Any]], Sandbox]
+OrderKey = tuple[datetime, str]
+
+
+def order_key(sandbox: Sandbox) -> OrderKey:
+    """The stable order of every listing: creation time, then name."""
+    return (sandbox.created_at, sandbox.name)
 
 
 class SubscriberOverflow(Unavailable):
@@ -115,6 +123,9 @@ class PodInformer:
         self.max_backoff_seconds = max_backoff_seconds
         self.queue_size = queue_size
         self.store: dict[str, Sandbox] = {}
+        # The store's keys in order_key order, kept sorted on every change so a page is a
+        # bisect and a slice, never a sort of the whole store.
+        self._order: list[OrderKey] = []
         self.version = 0
         self.resource_version = ""
         self.relists = 0
@@ -130,6 +141,15 @@ class PodInformer:
 
     def sandboxes(self) -> list[Sandbox]:
         return list(self.store.values())
+
+    def ordered(self, *, after: OrderKey | None = None) -> Iterator[Sandbox]:
+        """The sandboxes in order_key order, starting after ``after``.
+
+        Consume it without awaiting in between: the store may change at any await.
+        """
+        start = bisect.bisect_right(self._order, after) if after is not None else 0
+        for index in range(start, len(self._order)):
+            yield self.store[self._order[index][1]]
 
     @property
     def synced(self) -> bool:
@@ -232,6 +252,7 @@ class PodInformer:
             elif known.resource_version != sandbox.resource_version:
                 changes.append(SandboxChange(ChangeType.MODIFIED, sandbox))
             self.store[name] = sandbox
+        self._order = sorted(order_key(sandbox) for sandbox in self.store.values())
         self.relists += 1
         self._publish(changes)
         self._synced.set()
@@ -248,14 +269,32 @@ class PodInformer:
             return
         old = self.store.get(sandbox.name)
         if kind == "DELETED":
-            self.store.pop(sandbox.name, None)
+            self._remove(sandbox.name)
             self._publish([SandboxChange(ChangeType.DELETED, sandbox)])
             return
         if old is not None and old.resource_version == sandbox.resource_version:
             return
-        self.store[sandbox.name] = sandbox
+        self._put(sandbox, old)
         change = ChangeType.ADDED if old is None else ChangeType.MODIFIED
         self._publish([SandboxChange(change, sandbox)])
+
+    def _put(self, sandbox: Sandbox, old: Sandbox | None) -> None:
+        key = order_key(sandbox)
+        if old is None or order_key(old) != key:
+            if old is not None:
+                self._unindex(order_key(old))
+            bisect.insort(self._order, key)
+        self.store[sandbox.name] = sandbox
+
+    def _remove(self, name: str) -> None:
+        old = self.store.pop(name, None)
+        if old is not None:
+            self._unindex(order_key(old))
+
+    def _unindex(self, key: OrderKey) -> None:
+        index = bisect.bisect_left(self._order, key)
+        if index < len(self._order) and self._order[index] == key:
+            del self._order[index]
 
     def _convert(self, obj: Mapping[str, Any]) -> Sandbox | None:
         try:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.config import KubernetesSettings
 from app.kube.errors import AlreadyExists
-from app.kube.informer import PodInformer
+from app.kube.informer import OrderKey, PodInformer, order_key
 from app.kube.ownership import SERVICE_KEY_PREFIX
 from app.kube.pods import LogOptions, PodRepository
 from app.models import (
@@ -54,9 +54,15 @@ class SandboxFilter:
     field_prefix: str = "filter"
 
 
-def sort_key(sandbox: Sandbox) -> tuple[datetime, str]:
-    """The stable order of lists and pages: creation time, then name."""
-    return (sandbox.created_at, sandbox.name)
+# The stable order of lists and pages (creation time, then name), as the informer indexes it.
+sort_key = order_key
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    sandboxes: list[Sandbox]
+    has_next: bool
+    total: int
 
 
 class SandboxService:
@@ -88,24 +94,48 @@ class SandboxService:
 
     def find(self, sandbox_filter: SandboxFilter | None = None) -> list[Sandbox]:
         """Matching sandboxes in the stable order (creation time, then name)."""
-        selected: Iterable[Sandbox] = self.informer.sandboxes()
-        if sandbox_filter is not None:
-            selected = self._filtered(selected, sandbox_filter)
-        return sorted(selected, key=sort_key)
+        matches = self._matcher(sandbox_filter)
+        return [s for s in self.informer.ordered() if matches(s)]
 
-    def _filtered(self, sandboxes: Iterable[Sandbox], how: SandboxFilter) -> list[Sandbox]:
+    def page(
+        self, sandbox_filter: SandboxFilter | None, *, first: int, after: OrderKey | None = None
+    ) -> Page:
+        """Up to ``first`` matches after the ``after`` key, from the store's sorted index.
+
+        Only the page (and one more, to know whether there is a next page) is walked; the total
+        needs every match counted, which is free without a filter and one pass with one.
+        """
+        matches = self._matcher(sandbox_filter)
+        picked: list[Sandbox] = []
+        for sandbox in self.informer.ordered(after=after):
+            if matches(sandbox):
+                if len(picked) == first:
+                    return Page(picked, has_next=True, total=self._total(sandbox_filter, matches))
+                picked.append(sandbox)
+        return Page(picked, has_next=False, total=self._total(sandbox_filter, matches))
+
+    def _total(self, how: SandboxFilter | None, matches: Callable[[Sandbox], bool]) -> int:
+        if how is None or how == SandboxFilter(field_prefix=how.field_prefix):
+            return len(self.informer.store)
+        return sum(1 for sandbox in self.informer.store.values() if matches(sandbox))
+
+    def _matcher(self, how: SandboxFilter | None) -> Callable[[Sandbox], bool]:
+        if how is None:
+            return lambda _: True
         selector = (
             compile_label_selector(how.label_selector, field=f"{how.field_prefix}.labelSelector")
             if how.label_selector
             else None
         )
-        return [
-            s
-            for s in sandboxes
-            if (selector is None or selector.matches(s.labels_as_dict()))
-            and (how.phases is None or s.phase in how.phases)
-            and (how.ready is None or s.ready == how.ready)
-        ]
+
+        def matches(s: Sandbox) -> bool:
+            return (
+                (selector is None or selector.matches(s.labels_as_dict()))
+                and (how.phases is None or s.phase in how.phases)
+                and (how.ready is None or s.ready == how.ready)
+            )
+
+        return matches
 
     async def events(self, names: list[str]) -> dict[str, list[SandboxEvent]]:
         """Events of several sandboxes, oldest first; one apiserver request for all of them."""

@@ -233,3 +233,19 @@ async def test_apiserver_validation_errors_carry_their_causes(repository: PodRep
 
 def test_spec_labels_are_kept(spec: SpecFactory) -> None:
     assert Label("test-tag", spec.tag) in spec().labels
+
+
+async def test_pages_walk_the_sorted_index(service: SandboxService, spec: SpecFactory) -> None:
+    created = [await service.create(spec(batch="paged")) for _ in range(5)]
+    expected = sorted(created, key=lambda s: (s.created_at, s.name))
+    mine = SandboxFilter(label_selector=f"{spec.selector},batch=paged")
+    first = service.page(mine, first=2)
+    assert [s.name for s in first.sandboxes] == [s.name for s in expected[:2]]
+    assert first.has_next
+    assert first.total == 5
+    last_key = (first.sandboxes[-1].created_at, first.sandboxes[-1].name)
+    second = service.page(mine, first=10, after=last_key)
+    assert [s.name for s in second.sandboxes] == [s.name for s in expected[2:]]
+    assert not second.has_next
+    everything = service.page(None, first=1)
+    assert everything.total == len(service.informer.store)
