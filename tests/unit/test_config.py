@@ -94,9 +94,9 @@ def test_reads_the_seed_file_from_the_working_directory(tmp_path: Path) -> None:
 
 
 def test_the_checked_in_manifest_settings_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    shipped = REPO_ROOT / "manifests" / "appsettings.json"
+    shipped = REPO_ROOT / "manifests" / "base" / "appsettings.json"
     if not shipped.exists():
-        pytest.skip("manifests/appsettings.json is not in this checkout")
+        pytest.skip("manifests/base/appsettings.json is not in this checkout")
     monkeypatch.setenv("APPSETTINGS_PATH", str(shipped))
     assert load_settings().kubernetes.target_namespace == "sandbox-containers"
 
