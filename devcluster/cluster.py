@@ -2,13 +2,14 @@
 
 What runs is Kubernetes' own code, so RBAC, admission (RuntimeClass overhead, Pod Security), watch
 semantics, graceful deletion and the pod-log proxy behave as on the k3s target. What does not run is
-kube-controller-manager, and three of its duties matter here:
+kube-controller-manager, and four of its duties matter here:
 
 - the ServiceAccount admission plugin refuses pods in a namespace without a ``default``
   ServiceAccount, which the controller-manager would create; ``ensure_default_service_accounts``
   stands in for it;
 - namespaces never finish deleting (no namespace controller), so tests use fresh names;
-- nothing garbage-collects, so whatever a test creates it deletes.
+- nothing garbage-collects, so whatever a test creates it deletes;
+- the quota controller fills and recounts ResourceQuota status; ``devcluster.quota`` stands in.
 
 kwok plays the kubelet of four Kata-capable nodes (office1..office4); see ``devcluster.kwok``.
 """
@@ -30,6 +31,7 @@ from typing import Any
 from devcluster import kwok
 from devcluster.build import Binaries
 from devcluster.processes import ManagedProcess
+from devcluster.quota import QuotaStandIn
 
 MANIFESTS_DIR = Path(__file__).resolve().parent.parent / "manifests"
 SANDBOX_NAMESPACE = "sandbox-containers"
@@ -89,6 +91,7 @@ class LocalCluster:
             "scheduler", self._scheduler_argv(), log_path=self.logs_dir / "scheduler.log"
         )
         self.kwok: ManagedProcess | None = None
+        self.quota = QuotaStandIn(self.server_url, self.admin_token, self.ca_file)
 
     @property
     def server_url(self) -> str:
@@ -113,6 +116,7 @@ class LocalCluster:
             self._start_kwok()
             self.apply_manifests(self.manifests_dir)
             self.ensure_default_service_accounts()
+            self.quota.start()
             self._wait_nodes_ready()
         except BaseException:
             self.stop()
@@ -122,6 +126,7 @@ class LocalCluster:
     def stop(self) -> None:
         # Reverse order: the node agent and scheduler first, so they do not log a storm of
         # connection errors while the apiserver goes away.
+        self.quota.stop()
         if self.kwok is not None:
             self.kwok.stop()
         self.scheduler.stop()

@@ -9,7 +9,7 @@ Sources, highest priority first:
 3. the JSON file named by ``APPSETTINGS_PATH`` (default ``appsettings.json`` in the working
    directory). A missing default file means all defaults; a missing file that ``APPSETTINGS_PATH``
    names explicitly is an error, since it is almost always a forgotten mount. Keys in the file
-   also match case-insensitively, and sections other than the two below are ignored (an ASP.NET
+   also match case-insensitively, and sections other than the three below are ignored (an ASP.NET
    file may carry ``Logging`` or ``AllowedHosts``);
 4. the defaults below.
 
@@ -26,17 +26,23 @@ Keys (each also an environment variable, with ``__`` for ``.``):
 - ``Kubernetes.CleanupCompletedPods`` = true.
 - ``Kubernetes.DefaultReadyTimeoutSeconds`` = 90, ``Kubernetes.MaxReadyTimeoutSeconds`` = 600.
 - ``Kubernetes.DefaultScratchSizeMi`` = 1024, ``Kubernetes.MaxScratchSizeMi`` = 10240.
+- ``Kubernetes.MaxTtlSeconds`` = 86400 — the longest TTL a create or an extension may ask for.
+- ``Kubernetes.DefaultTtlSeconds`` = unset — the TTL of a create that asks for none (unset: none).
+- ``Kubernetes.MaxCreationsPerMinute`` = unset — creations per rolling minute in the namespace,
+  counted from the pods' creation times so all replicas agree (unset: unlimited).
 - ``Kubernetes.KubeconfigPath`` = unset — used outside a cluster; must name an existing file.
 - ``Server.LogLevel`` = INFO.
 - ``Server.AllowedWebsocketOrigins`` = empty — exact origins (``https://host[:port]``) allowed
   to open a websocket, or ``*``; from the environment as a JSON list or comma-separated.
 - ``Server.DefaultPageSize`` = 50, ``Server.MaxPageSize`` = 200.
+- ``Lifecycle.*`` — the reaper, EXPIRING notices and leader election; see ``app.config.lifecycle``.
 
 Invalid settings stop startup: ``load_settings()`` raises ``SettingsError`` naming every bad
 key (``Kubernetes.DefaultResourceLimits.MemoryMi: ...``).
 """
 
 from app.config.errors import InconsistentSetting, SettingProblem, SettingsError
+from app.config.lifecycle import LeaderElectionSettings, LifecycleSettings
 from app.config.sections import (
     MAX_POD_NAME_PREFIX_LENGTH,
     KubernetesSettings,
@@ -53,6 +59,8 @@ __all__ = [
     "AppSettings",
     "InconsistentSetting",
     "KubernetesSettings",
+    "LeaderElectionSettings",
+    "LifecycleSettings",
     "ResourceAmountSettings",
     "ServerSettings",
     "SettingProblem",

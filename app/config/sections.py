@@ -88,6 +88,13 @@ class KubernetesSettings(_Section):
     max_ready_timeout_seconds: int = Field(600, gt=0, le=3600)
     default_scratch_size_mi: int = Field(1024, gt=0)
     max_scratch_size_mi: int = Field(10240, gt=0)
+    # A sandbox's time to live: asked for per create (ttlSeconds) or extended, at most this.
+    max_ttl_seconds: int = Field(86400, gt=0)
+    # The TTL of a create that asks for none; None: such sandboxes live until deleted.
+    default_ttl_seconds: int | None = Field(None, gt=0)
+    # Sandbox creations per rolling minute in the namespace, counted from the pods themselves so
+    # every replica agrees; None: unlimited.
+    max_creations_per_minute: int | None = Field(None, gt=0)
     kubeconfig_path: Path | None = None
 
     @model_validator(mode="before")
@@ -165,6 +172,11 @@ class KubernetesSettings(_Section):
                 "DefaultScratchSizeMi",
                 f"{self.default_scratch_size_mi} exceeds MaxScratchSizeMi "
                 f"({self.max_scratch_size_mi})",
+            )
+        if self.default_ttl_seconds is not None and self.default_ttl_seconds > self.max_ttl_seconds:
+            raise InconsistentSetting(
+                "DefaultTtlSeconds",
+                f"{self.default_ttl_seconds} exceeds MaxTtlSeconds ({self.max_ttl_seconds})",
             )
         return self
 

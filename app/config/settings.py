@@ -9,6 +9,7 @@ from pydantic.alias_generators import to_pascal
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.config.errors import InconsistentSetting, SettingProblem, SettingsError
+from app.config.lifecycle import LifecycleSettings
 from app.config.sections import KubernetesSettings, ServerSettings
 from app.config.sources import (
     ENV_NESTING_DELIMITER,
@@ -30,6 +31,7 @@ class AppSettings(BaseSettings):
 
     kubernetes: KubernetesSettings = KubernetesSettings()
     server: ServerSettings = ServerSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,9 @@ Kubernetes semantics applied here:
   yet scheduled) the spec's containers are shown as waiting.
 - ``spec.overhead`` is what the RuntimeClass admission plugin copied from the RuntimeClass.
 - ``restartPolicy`` defaults to Always in the apiserver, so a pod without one has Always.
+- A restarted container's ``lastState.terminated`` tells how its previous run ended.
+- The service's own annotations carry the TTL's end, the reaper's deletion reason and the
+  idempotency key (``app.kube.ownership``).
 - Timestamps are RFC 3339 in UTC (``2024-05-01T10:00:00Z``; MicroTime has microseconds).
 
 Fields that cannot be parsed are left out rather than failing the whole pod: a watch must
@@ -26,10 +29,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.kube.ownership import CREATED_AT_ANNOTATION, SANDBOX_CONTAINER_NAME
+from app.kube.ownership import (
+    CREATED_AT_ANNOTATION,
+    DELETION_REASON_ANNOTATION,
+    EXPIRES_AT_ANNOTATION,
+    IDEMPOTENCY_KEY_ANNOTATION,
+    SANDBOX_CONTAINER_NAME,
+)
 from app.kube.quantity import QuantityError, to_mebibytes, to_millicores
 from app.models.enums import ContainerStateKind, RestartPolicy, SandboxPhase
 from app.models.event import SandboxEvent
+from app.models.lifecycle import DeletionReason
 from app.models.resources import ResourceAmounts, Resources
 from app.models.sandbox import Annotation, Label, Sandbox
 from app.models.status import ContainerStatus, PodCondition
@@ -113,6 +123,13 @@ def _condition(raw: Mapping[str, Any]) -> PodCondition:
     )
 
 
+def _deletion_reason(value: str | None) -> DeletionReason | None:
+    try:
+        return DeletionReason(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _container_status(raw: Mapping[str, Any], spec_image: str | None) -> ContainerStatus:
     state = _mapping(raw.get("state"))
     running, terminated = _mapping(state.get("running")), _mapping(state.get("terminated"))
@@ -121,6 +138,11 @@ def _container_status(raw: Mapping[str, Any], spec_image: str | None) -> Contain
     restart_count = _integer(raw.get("restartCount")) or 0
     name = str(raw.get("name", ""))
     image = _text(raw.get("image")) or spec_image or ""
+    last = _mapping(_mapping(raw.get("lastState")).get("terminated"))
+    previous: dict[str, Any] = {
+        "last_termination_reason": _text(last.get("reason")),
+        "last_exit_code": _integer(last.get("exitCode")),
+    }
     if "terminated" in state:
         return ContainerStatus(
             name,
@@ -133,6 +155,7 @@ def _container_status(raw: Mapping[str, Any], spec_image: str | None) -> Contain
             finished_at=parse_timestamp(terminated.get("finishedAt")),
             ready=ready,
             restart_count=restart_count,
+            **previous,
         )
     if "running" in state:
         return ContainerStatus(
@@ -142,6 +165,7 @@ def _container_status(raw: Mapping[str, Any], spec_image: str | None) -> Contain
             started_at=parse_timestamp(running.get("startedAt")),
             ready=ready,
             restart_count=restart_count,
+            **previous,
         )
     return ContainerStatus(
         name,
@@ -151,6 +175,7 @@ def _container_status(raw: Mapping[str, Any], spec_image: str | None) -> Contain
         message=_text(waiting.get("message")),
         ready=ready,
         restart_count=restart_count,
+        **previous,
     )
 
 
@@ -198,7 +223,8 @@ def sandbox_from_pod(
     if name is None:
         raise MalformedObjectError("pod has no metadata.name")
     annotations = _string_pairs(metadata.get("annotations"))
-    created_at = parse_timestamp(dict(annotations).get(CREATED_AT_ANNOTATION)) or parse_timestamp(
+    annotation = dict(annotations)
+    created_at = parse_timestamp(annotation.get(CREATED_AT_ANNOTATION)) or parse_timestamp(
         metadata.get("creationTimestamp")
     )
     if created_at is None:
@@ -223,6 +249,7 @@ def sandbox_from_pod(
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
         terminating=metadata.get("deletionTimestamp") is not None,
         deletion_timestamp=deletion_timestamp,
+        deletion_grace_period_seconds=_integer(metadata.get("deletionGracePeriodSeconds")),
         start_time=parse_timestamp(status.get("startTime")),
         node_name=_text(spec.get("nodeName")),
         pod_ip=_text(status.get("podIP")),
@@ -240,6 +267,9 @@ def sandbox_from_pod(
         ),
         containers=_containers(spec_containers, _mappings(status.get("containerStatuses"))),
         conditions=conditions,
+        expires_at=parse_timestamp(annotation.get(EXPIRES_AT_ANNOTATION)),
+        deletion_reason=_deletion_reason(annotation.get(DELETION_REASON_ANNOTATION)),
+        idempotency_key=annotation.get(IDEMPOTENCY_KEY_ANNOTATION),
     )
 
 

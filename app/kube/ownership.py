@@ -36,6 +36,16 @@ MANAGED_POD_SELECTOR = f"{APP_LABEL}={APP_LABEL_VALUE},{MANAGED_BY_LABEL}={MANAG
 # The key prefix this service owns for its own labels and annotations.
 SERVICE_KEY_PREFIX = "kata-sandbox-api"
 CREATED_AT_ANNOTATION = f"{SERVICE_KEY_PREFIX}/created-at"
+# When the sandbox's TTL ends (same format as created-at); rewritten by an extension.
+EXPIRES_AT_ANNOTATION = f"{SERVICE_KEY_PREFIX}/expires-at"
+# Why the reaper deletes the pod (EXPIRED, COMPLETED, STUCK), written just before the delete so
+# the last states every watcher sees carry it. No annotation on a deleted pod: USER.
+DELETION_REASON_ANNOTATION = f"{SERVICE_KEY_PREFIX}/deletion-reason"
+# Idempotent create: the key as given (annotation), a hash of it (label: selectable, and label
+# values cannot hold arbitrary text) and a hash of the spec it was used with (annotation).
+IDEMPOTENCY_KEY_ANNOTATION = f"{SERVICE_KEY_PREFIX}/idempotency-key"
+IDEMPOTENCY_KEY_HASH_LABEL = f"{SERVICE_KEY_PREFIX}/idempotency-key-hash"
+SPEC_HASH_ANNOTATION = f"{SERVICE_KEY_PREFIX}/spec-hash"
 
 SANDBOX_CONTAINER_NAME = "sandbox"
 

@@ -7,6 +7,14 @@ Deletion semantics worth knowing:
   node's agent removes the object once the containers have stopped, or the grace period has run
   out. ``gracePeriodSeconds=0`` ("force") removes the object at once, without waiting for the node.
 - A pod that was never scheduled, or has finished, has nothing to stop and is removed at once.
+- DeleteOptions ``preconditions`` make a delete conditional: ``uid`` on one pod only, not a newer
+  pod created under the same name in between (idempotent creates reuse names); ``resourceVersion``
+  on the pod as it was read. A pod already being deleted can be deleted again (200), so only the
+  version makes "delete exactly once" checkable.
+
+Annotations change by a JSON merge patch (``application/merge-patch+json``): keys given are set,
+keys given as null removed, all others kept. A ``metadata.resourceVersion`` in the patch turns it
+into a compare-and-swap: 409 if the pod has changed since that version.
 
 Logs are served by the node's kubelet and proxied by the apiserver, so they exist only once a
 container has started; a 400 "waiting to start"/"ContainerCreating" is the kubelet saying so.
@@ -15,7 +23,6 @@ container has started; a 400 "waiting to start"/"ContainerCreating" is the kubel
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +30,12 @@ from typing import Any
 import aiohttp
 
 from app.kube.convert import event_from_k8s, sandbox_from_pod
-from app.kube.errors import ResourceExpired
 from app.kube.ownership import MANAGED_POD_SELECTOR, SANDBOX_CONTAINER_NAME
-from app.kube.transport import KubeTransport, Query
+from app.kube.transport import KubeTransport
+from app.kube.watch import WatchEvent, list_objects, watch_objects
 from app.models import NotFound, Sandbox, SandboxError, SandboxEvent
 
-
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    """One line of a watch stream: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR."""
-
-    type: str
-    object: Mapping[str, Any]
+__all__ = ["LogOptions", "PodRepository", "WatchEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +90,61 @@ class PodRepository:
             raise NotFound(f"sandbox {name!r} does not exist") from None
 
     async def list_raw(self) -> tuple[list[Mapping[str, Any]], str]:
-        listing = await self.transport.request(
-            "GET",
+        return await list_objects(
+            self.transport,
             self._pods,
+            selectors=[("labelSelector", self.selector)],
             action="list pods",
-            query=[("labelSelector", self.selector)],
-            timeout=120,
         )
-        items = listing.get("items") or []
-        return items, str(listing.get("metadata", {}).get("resourceVersion", ""))
+
+    async def patch_annotations(
+        self, name: str, annotations: Mapping[str, str | None], *, resource_version: str | None
+    ) -> Sandbox:
+        """Set (or, with None, remove) annotations by a JSON merge patch.
+
+        With ``resource_version`` the patch only applies to that version of the pod: the
+        apiserver answers 409 (Conflict) if the pod changed since, so a decision taken on a
+        read cannot land on a newer state (optimistic concurrency).
+        """
+        metadata: dict[str, Any] = {"annotations": dict(annotations)}
+        if resource_version is not None:
+            metadata["resourceVersion"] = resource_version
+        try:
+            patched = await self.transport.request(
+                "PATCH",
+                self._pod(name),
+                action="patch pods",
+                body={"metadata": metadata},
+                content_type="application/merge-patch+json",
+            )
+        except NotFound:
+            raise NotFound(f"sandbox {name!r} does not exist") from None
+        return sandbox_from_pod(patched)
 
     async def delete(
-        self, name: str, *, grace_period_seconds: int | None = None, force: bool = False
+        self,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        force: bool = False,
+        uid: str | None = None,
+        resource_version: str | None = None,
     ) -> Sandbox | None:
-        """Delete one pod; returns it as left behind (Terminating), or None once it is gone."""
+        """Delete one pod; returns it as left behind (Terminating), or None once it is gone.
+
+        Preconditions (409 Conflict when unmet): with ``uid`` the delete applies only to that
+        very pod, not to a newer pod that took the name meanwhile; with ``resource_version``
+        only if the pod is still at that version. Deleting a pod already being deleted succeeds
+        again without one, so a "delete once" needs the version.
+        """
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if force:
             body["gracePeriodSeconds"] = 0
         elif grace_period_seconds is not None:
             body["gracePeriodSeconds"] = grace_period_seconds
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            body["preconditions"] = {k: v for k, v in preconditions.items() if v}
         try:
             answer = await self.transport.request(
                 "DELETE", self._pod(name), action="delete pods", body=body
@@ -206,34 +243,15 @@ class PodRepository:
 
         A 410 (at the start or as an ERROR event in the stream) raises ResourceExpired.
         """
-        query: Query = [
-            ("labelSelector", self.selector),
-            ("watch", True),
-            ("allowWatchBookmarks", True),
-            ("resourceVersion", resource_version),
-            ("timeoutSeconds", timeout_seconds),
-        ]
-        response = await self.transport.open(
-            "GET",
+        async for event in watch_objects(
+            self.transport,
             self._pods,
+            selectors=[("labelSelector", self.selector)],
+            resource_version=resource_version,
+            timeout_seconds=timeout_seconds,
             action="watch pods",
-            query=query,
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=30, sock_read=timeout_seconds + 30
-            ),
-            retry=False,
-        )
-        async with response:
-            async for line in response.content:
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise ResourceExpired("watch resourceVersion expired")
-                    raise SandboxError(f"watch error: {obj.get('message', '')}")
-                yield WatchEvent(type=str(kind), object=obj)
+        ):
+            yield event
 
 
 def _event_order(event: SandboxEvent) -> tuple[float, float]:

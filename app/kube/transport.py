@@ -56,13 +56,17 @@ class KubeTransport:
         query: Query | None,
         body: Mapping[str, Any] | None,
         timeout: float | aiohttp.ClientTimeout | None,
+        content_type: str | None = None,
     ) -> aiohttp.ClientResponse:
+        headers = dict(_JSON_HEADERS)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
             response: aiohttp.ClientResponse = await self.api.call_api(
                 path,
                 method,
                 query_params=[(key, _query_value(value)) for key, value in query or ()],
-                header_params=dict(_JSON_HEADERS),
+                header_params=headers,
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
@@ -83,12 +87,19 @@ class KubeTransport:
         body: Mapping[str, Any] | None = None,
         timeout: float | aiohttp.ClientTimeout | None = 30.0,
         retry: bool = True,
+        content_type: str | None = None,
     ) -> aiohttp.ClientResponse:
-        """Send a request and return the successful response unread (for streams)."""
+        """Send a request and return the successful response unread (for streams).
+
+        ``content_type`` overrides application/json, e.g. ``application/merge-patch+json`` for
+        a PATCH (the apiserver refuses a PATCH sent as plain JSON with 415).
+        """
         attempts = self.retry.attempts if retry else 1
         for attempt in range(attempts):
             try:
-                response = await self._send(method, path, query=query, body=body, timeout=timeout)
+                response = await self._send(
+                    method, path, query=query, body=body, timeout=timeout, content_type=content_type
+                )
                 if 200 <= response.status < 300:
                     return response
                 async with response:
@@ -114,10 +125,18 @@ class KubeTransport:
         body: Mapping[str, Any] | None = None,
         timeout: float = 30.0,
         retry: bool = True,
+        content_type: str | None = None,
     ) -> dict[str, Any]:
         """Send a request and return its JSON body."""
         response = await self.open(
-            method, path, action=action, query=query, body=body, timeout=timeout, retry=retry
+            method,
+            path,
+            action=action,
+            query=query,
+            body=body,
+            timeout=timeout,
+            retry=retry,
+            content_type=content_type,
         )
         async with response:
             raw = await response.read()

@@ -42,8 +42,13 @@ class ContainerStateKind(enum.StrEnum):
 
 
 class ChangeType(enum.Enum):
-    """What happened to a sandbox, as a watch reports it."""
+    """What happened to a sandbox, as a watch reports it.
+
+    EXPIRING is no watch event: ``app.sandboxes.expiry`` announces it a lead time before the
+    sandbox's TTL runs out (the pod itself does not change).
+    """
 
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"
     DELETED = "DELETED"
+    EXPIRING = "EXPIRING"

@@ -51,3 +51,8 @@ class SandboxSpec:
     config_maps: tuple[ConfigMapVolume, ...] = ()
     # None: the service's default ready timeout.
     ready_timeout_seconds: int | None = None
+    # None: the service's default TTL (Kubernetes.DefaultTtlSeconds), which may be none at all.
+    ttl_seconds: int | None = None
+    # The same key with the same spec returns the sandbox created first (see
+    # app.sandboxes.idempotency); the same key with another spec is a Conflict.
+    idempotency_key: str | None = None

@@ -3,7 +3,8 @@
 A container is in exactly one state at a time (Kubernetes ``ContainerState`` has one of
 ``waiting``, ``running`` or ``terminated`` set). ``reason`` and ``message`` come from the waiting
 or terminated state ("ImagePullBackOff", "Completed", "OOMKilled", ...); ``exit_code`` only
-exists once terminated.
+exists once terminated. A container that was restarted also keeps how its previous run ended
+(``lastState.terminated``): that is where a crash loop's exit code or an OOM kill shows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ContainerStatus:
     exit_code: int | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # ``lastState.terminated`` of a restarted container: why its previous run ended.
+    last_termination_reason: str | None = None
+    last_exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ What every sandbox pod gets, and why:
   Defaults come from the settings; a limit given alone lowers the default request to fit under it
   (Kubernetes refuses request > limit), a request given alone raises the default limit to it.
 - Our labels (``app``, ``runtime``, ``managed-by``) for the informer's selector, user labels
-  beside them; the creation time as an annotation (see ``app.kube.ownership``).
+  beside them; the creation time as an annotation (see ``app.kube.ownership``), and the TTL's
+  end when there is one. With an idempotency key: its hash as a label, the key and the spec's
+  hash as annotations (``app.sandboxes.idempotency``).
 - No ServiceAccount token and no service-link environment variables: a sandbox runs untrusted
   code, which should not get credentials for the apiserver nor a map of the cluster's Services.
 - A hardened security context as far as arbitrary images allow: seccomp RuntimeDefault, no
@@ -24,15 +26,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import KubernetesSettings
-from app.kube.ownership import CREATED_AT_ANNOTATION, OWNED_LABELS, SANDBOX_CONTAINER_NAME
+from app.kube.ownership import (
+    CREATED_AT_ANNOTATION,
+    EXPIRES_AT_ANNOTATION,
+    IDEMPOTENCY_KEY_ANNOTATION,
+    IDEMPOTENCY_KEY_HASH_LABEL,
+    OWNED_LABELS,
+    SANDBOX_CONTAINER_NAME,
+    SPEC_HASH_ANNOTATION,
+)
 from app.kube.quantity import format_mebibytes, format_millicores
 from app.models.kubernetes_names import is_dns1123_label
 from app.models.resources import ResourceAmounts, ResourceRequirements, Resources
 from app.models.spec import SandboxSpec
+from app.sandboxes.idempotency import key_hash, spec_hash
 from app.sandboxes.validation import validate_spec
 
 POD_NAME_SUFFIX_BYTES = 4  # 8 hex digits
@@ -98,6 +109,14 @@ def format_created_at(created_at: datetime) -> str:
     return created_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def expiry_for(
+    ttl_seconds: int | None, settings: KubernetesSettings, created_at: datetime
+) -> datetime | None:
+    """When a sandbox created at ``created_at`` with ``ttl_seconds`` (or the default) expires."""
+    ttl = ttl_seconds if ttl_seconds is not None else settings.default_ttl_seconds
+    return created_at + timedelta(seconds=ttl) if ttl is not None else None
+
+
 def _volumes(
     spec: SandboxSpec, settings: KubernetesSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -153,6 +172,14 @@ def build_pod_manifest(
     volumes, mounts = _volumes(spec, settings)
     labels = {label.key: label.value for label in spec.labels}
     labels.update(OWNED_LABELS)
+    annotations = {CREATED_AT_ANNOTATION: format_created_at(created_at)}
+    expires_at = expiry_for(spec.ttl_seconds, settings, created_at)
+    if expires_at is not None:
+        annotations[EXPIRES_AT_ANNOTATION] = format_created_at(expires_at)
+    if spec.idempotency_key is not None:
+        labels[IDEMPOTENCY_KEY_HASH_LABEL] = key_hash(spec.idempotency_key)
+        annotations[IDEMPOTENCY_KEY_ANNOTATION] = spec.idempotency_key
+        annotations[SPEC_HASH_ANNOTATION] = spec_hash(spec)
     pod_spec: dict[str, Any] = {
         "runtimeClassName": settings.runtime_class_name,
         "restartPolicy": spec.restart_policy.value,
@@ -170,7 +197,7 @@ def build_pod_manifest(
             "name": name,
             "namespace": settings.target_namespace,
             "labels": labels,
-            "annotations": {CREATED_AT_ANNOTATION: format_created_at(created_at)},
+            "annotations": annotations,
         },
         "spec": pod_spec,
     }

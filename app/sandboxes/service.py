@@ -4,29 +4,23 @@ Reads come from the informer's store, never the apiserver, so a dashboard's poll
 cluster nothing. Writes go to the apiserver, and then wait (bounded) until the store reflects the
 write, so a client that queries right after a mutation sees its own change.
 
-Create is safe to retry on our side: each attempt carries a random request token annotation.
-When a retried POST answers 409 AlreadyExists, the pod is looked up; if it carries our token the
-first attempt did succeed (its answer was lost) and that pod is the result, otherwise the name
-was taken by someone else and a new name is drawn, a bounded number of times.
+Create is safe to retry, takes an idempotency key and is rate limited: see
+``app.sandboxes.creation``. ``extend`` renews a sandbox's TTL (``app.sandboxes.expiry``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.config import KubernetesSettings
-from app.kube.errors import AlreadyExists
 from app.kube.informer import OrderKey, PodInformer, order_key
-from app.kube.ownership import SERVICE_KEY_PREFIX
 from app.kube.pods import LogOptions, PodRepository
 from app.models import (
     BadUserInput,
-    Conflict,
     NotFound,
     Sandbox,
     SandboxEvent,
@@ -34,12 +28,13 @@ from app.models import (
     SandboxSpec,
     Timeout,
 )
+from app.sandboxes.creation import PodCreator
+from app.sandboxes.expiry import extend_ttl
 from app.sandboxes.label_selector import compile_label_selector
-from app.sandboxes.manifest import build_pod_manifest, generate_pod_name
+from app.sandboxes.manifest import generate_pod_name
+from app.sandboxes.rate_limit import CreationRateLimiter
 from app.sandboxes.readiness import container_finished, container_started, readiness_failure
 
-REQUEST_TOKEN_ANNOTATION = f"{SERVICE_KEY_PREFIX}/request-token"
-CREATE_ATTEMPTS = 5
 # How long a mutation waits for its own write to show up in the store.
 STORE_CATCH_UP_SECONDS = 10.0
 # After the container ends, the kubelet may still be flushing the last lines of its log.
@@ -80,6 +75,15 @@ class SandboxService:
         self.settings = settings
         self.name_factory = name_factory
         self.clock = clock
+        self.rate_limiter = CreationRateLimiter(settings.max_creations_per_minute, clock=clock)
+        self.creator = PodCreator(
+            repository,
+            informer,
+            settings,
+            name_factory=name_factory,
+            clock=clock,
+            limiter=self.rate_limiter,
+        )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -152,37 +156,26 @@ class SandboxService:
     # -- create ------------------------------------------------------------------------------
 
     async def create(self, spec: SandboxSpec, *, wait_for_ready: bool = False) -> Sandbox:
-        token = secrets.token_hex(16)
-        created: Sandbox | None = None
-        for _ in range(CREATE_ATTEMPTS):
-            name = self.name_factory(self.settings.pod_name_prefix)
-            manifest = build_pod_manifest(spec, self.settings, name=name, created_at=self.clock())
-            manifest["metadata"]["annotations"][REQUEST_TOKEN_ANNOTATION] = token
-            try:
-                created = await self.repository.create(manifest)
-                break
-            except AlreadyExists:
-                existing = await self._find_own(name, token)
-                if existing is not None:
-                    created = existing
-                    break
-        if created is None:
-            raise Conflict(f"could not find a free pod name in {CREATE_ATTEMPTS} attempts")
-        await self.informer.wait_until(
-            lambda: self.informer.get(created.name) is not None, timeout=STORE_CATCH_UP_SECONDS
-        )
+        """Create a sandbox (see ``app.sandboxes.creation``: retries, idempotency key, rate
+        limit); with ``wait_for_ready``, wait until it is ready or will never be."""
+        created = await self.creator.create(spec)
         if wait_for_ready:
             timeout = spec.ready_timeout_seconds or self.settings.default_ready_timeout_seconds
             return await self.wait_ready(created.name, timeout=timeout)
         return self.informer.get(created.name) or created
 
-    async def _find_own(self, name: str, token: str) -> Sandbox | None:
-        try:
-            existing = await self.repository.get(name)
-        except NotFound:
-            return None
-        annotations = {a.key: a.value for a in existing.annotations}
-        return existing if annotations.get(REQUEST_TOKEN_ANNOTATION) == token else None
+    async def extend(self, name: str, ttl_seconds: int, *, field: str = "ttlSeconds") -> Sandbox:
+        """Make the sandbox expire ``ttl_seconds`` from now (see ``app.sandboxes.expiry``)."""
+        self.require(name)
+        return await extend_ttl(
+            self.repository,
+            self.informer,
+            name,
+            ttl_seconds,
+            settings=self.settings,
+            clock=self.clock,
+            field=field,
+        )
 
     async def wait_ready(self, name: str, *, timeout: float) -> Sandbox:
         """Wait for Ready; raise SandboxFailed with the reason, NotFound, or Timeout."""
@@ -320,8 +313,16 @@ class SandboxService:
                     break
                 getter = asyncio.ensure_future(lines.get())
                 stop = asyncio.ensure_future(_first(stream_done, ended))
-                done, _ = await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
+                try:
+                    done, _ = await asyncio.wait(
+                        {getter, stop}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                except BaseException:
+                    # Cancelled (the consumer went away): leave no pending get behind.
+                    getter.cancel()
+                    raise
+                finally:
+                    stop.cancel()
                 if getter in done:
                     yield getter.result()
                 else:

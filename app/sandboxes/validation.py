@@ -49,6 +49,8 @@ MAX_ENV_BYTES = 64 * 1024
 MAX_LABELS = 32
 MAX_CONFIG_MAPS = 16
 MAX_MOUNT_PATH_LENGTH = 1024
+# Idempotency keys are typically UUIDs; this leaves room for composite keys.
+MAX_IDEMPOTENCY_KEY_LENGTH = 256
 # Kernel interfaces: mounting over them breaks the container or is refused by the runtime.
 FORBIDDEN_MOUNT_ROOTS = ("/proc", "/sys", "/dev")
 # Files the kubelet writes into every container; a mount there hides them.
@@ -268,3 +270,21 @@ def validate_spec(
             f"must be between 1 and {settings.max_ready_timeout_seconds} seconds",
             field=f"{prefix}.readyTimeoutSeconds",
         )
+    ttl = spec.ttl_seconds
+    if ttl is not None and not 0 < ttl <= settings.max_ttl_seconds:
+        raise BadUserInput(
+            f"must be between 1 and {settings.max_ttl_seconds} seconds",
+            field=f"{prefix}.ttlSeconds",
+        )
+    _check_idempotency_key(spec.idempotency_key, f"{prefix}.idempotencyKey")
+
+
+def _check_idempotency_key(key: str | None, field: str) -> None:
+    if key is None:
+        return
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise BadUserInput(
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long", field=field
+        )
+    if not key.isprintable():
+        raise BadUserInput("must not contain control characters", field=field)

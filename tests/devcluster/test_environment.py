@@ -85,7 +85,9 @@ async def test_privileged_pod_is_rejected_by_pod_security(core: CoreV1Api) -> No
 async def test_pod_larger_than_any_node_stays_pending_with_failed_scheduling(
     core: CoreV1Api, create_pod: CreatePod
 ) -> None:
-    name = await create_pod(pod_body(memory="1Ti"))
+    # Larger than any node (16Gi), within the namespace's ResourceQuota (sandbox-quota: 128Gi), so
+    # admission lets it through to the scheduler.
+    name = await create_pod(pod_body(memory="64Gi"))
 
     async def failed_scheduling() -> bool:
         return "FailedScheduling" in await reasons(core, name)

@@ -1,0 +1,1 @@
+"""The GraphQL API: schema (``schema.py``), resolvers, error mapping and limits."""
