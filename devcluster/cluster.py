@@ -91,7 +91,9 @@ class LocalCluster:
             "scheduler", self._scheduler_argv(), log_path=self.logs_dir / "scheduler.log"
         )
         self.kwok: ManagedProcess | None = None
-        self.quota = QuotaStandIn(self.server_url, self.admin_token, self.ca_file)
+        self.quota = QuotaStandIn(
+            self.server_url, self.admin_token, self.ca_file, namespaces=(SANDBOX_NAMESPACE,)
+        )
 
     @property
     def server_url(self) -> str:

@@ -9,10 +9,12 @@ Quota is enforced by two parts of Kubernetes:
   from ``spec.hard`` for a new quota and recomputes ``status.used`` from the live objects, which is
   the only way usage ever goes *down* again after pods finish or are deleted.
 
-:class:`QuotaStandIn` does the controller's part for pods: at cluster start (after the manifests
-are applied, so ``sandbox-quota`` works from the first test) and then every second on a daemon
-thread, it sets every quota's ``status.hard`` to ``spec.hard`` and ``status.used`` to the usage of
-the pods that count, with the controller's rules: pods in a terminal phase (Succeeded, Failed)
+:class:`QuotaStandIn` does the controller's part for pods, in the namespaces it is given (the
+sandbox namespace: quotas elsewhere are left to the tests that create them, which may want a
+status no controller would write): at cluster start (after the manifests are applied, so
+``sandbox-quota`` works from the first test) and then every second on a daemon thread, it sets
+each quota's ``status.hard`` to ``spec.hard`` and ``status.used`` to the usage of the pods that
+count, with the controller's rules: pods in a terminal phase (Succeeded, Failed)
 and pods whose deletion grace period is over are not charged; a pod is charged its containers'
 requests/limits (at least those of its largest init container) *plus* ``spec.overhead``.
 Resources it does not compute keep their reported usage. Tests call :meth:`QuotaStandIn.sync`
@@ -117,10 +119,13 @@ def usage(hard: dict[str, str], pods: list[dict[str, Any]], now: datetime) -> di
 
 
 class QuotaStandIn:
-    def __init__(self, server_url: str, token: str, ca_file: Path) -> None:
+    def __init__(
+        self, server_url: str, token: str, ca_file: Path, *, namespaces: tuple[str, ...]
+    ) -> None:
         self.server_url = server_url
         self.token = token
         self.ca_file = ca_file
+        self.namespaces = namespaces
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -139,7 +144,14 @@ class QuotaStandIn:
     def sync(self) -> int:
         """Bring every quota's status up to date now; returns how many were written."""
         with self._lock:
-            quotas = self._request("GET", "/api/v1/resourcequotas").get("items") or []
+            quotas = [
+                quota
+                for namespace in self.namespaces
+                for quota in self._request(
+                    "GET", f"/api/v1/namespaces/{namespace}/resourcequotas"
+                ).get("items")
+                or []
+            ]
             written = 0
             now = datetime.now(UTC)
             pods_by_namespace: dict[str, list[dict[str, Any]]] = {}

@@ -15,9 +15,10 @@ node stops its containers on the way out, which is no failure of theirs):
 5. CONTAINER_CREATE_ERROR — waiting ``CreateContainerConfigError`` (typically a missing
    ConfigMap), ``CreateContainerError``, ``RunContainerError``, or a ``FailedMount`` /
    ``FailedCreatePodSandBox`` event before the container ran.
-6. EXIT_CODE — the pod Failed and its container exited non-zero (Succeeded is no failure).
-7. EVICTED — the node evicted the pod (``status.reason`` Evicted), e.g. for disk pressure or
-   a scratch volume over its size limit.
+6. EVICTED — the node evicted the pod (``status.reason`` Evicted), e.g. for disk pressure or
+   a scratch volume over its size limit; its containers were killed (137), which is no exit of
+   their own.
+7. EXIT_CODE — the pod Failed and its container exited non-zero (Succeeded is no failure).
 8. UNSCHEDULABLE — ``PodScheduled`` False with reason Unschedulable (or a ``FailedScheduling``
    event): no node can take it. The scheduler fits *requests plus the RuntimeClass overhead*
    into a node's free allocatable, so the shortfall is stated with the overhead included, and,
@@ -292,7 +293,7 @@ def diagnose(
         or _image_pull(sandbox, relevant)
         or _runtime_handler(sandbox, relevant)
         or _create_error(sandbox, relevant)
-        or _exit_code(sandbox)
         or _evicted(sandbox)
+        or _exit_code(sandbox)
         or _unschedulable(sandbox, relevant, nodes)
     )

@@ -87,7 +87,7 @@ async def namespace(admin_api: ApiClient) -> AsyncIterator[str]:
 async def serving(namespace: str, kubeconfig: Path, **kube: Any) -> AsyncIterator[GraphQLClient]:
     settings = AppSettings(
         kubernetes=KubernetesSettings(target_namespace=namespace, **kube),
-        server=ServerSettings(),
+        server=ServerSettings(auth_disabled=True),
     )
     server = await start_server(create_app(settings, kubeconfig=str(kubeconfig)))
     try:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from datetime import UTC, datetime
 
 import pytest
 
 from app.config import KubernetesSettings
 from app.models import Conflict, RateLimited, SandboxSpec
 from app.sandboxes.idempotency import candidate_names
-from app.sandboxes.rate_limit import creations_in_window
 from app.sandboxes.service import SandboxService
 from devcluster.kwok import BOOT_DELAY_LABEL
 from tests.conftest import SpecFactory
-from tests.lifecycle.conftest import Replicas, eventually
+from tests.lifecycle.conftest import Replicas, eventually, own_pods
 
 
 def keyed(spec: SpecFactory, **labels: str) -> SandboxSpec:
@@ -71,13 +69,13 @@ async def test_a_key_is_free_again_once_its_sandbox_is_gone(
 
 
 async def test_rate_limit_counts_creations_of_all_replicas(
-    replicas: Replicas, spec: SpecFactory, service: SandboxService
+    replicas: Replicas, spec: SpecFactory
 ) -> None:
-    already = len(
-        creations_in_window((s.created_at for s in service.informer.sandboxes()), datetime.now(UTC))
-    )
-    limited = KubernetesSettings(max_creations_per_minute=already + 3)
-    async with replicas(limited) as one, replicas(limited) as two:
+    # Both replicas watch only this test's sandboxes (their selector adds its tag), so the count
+    # is exactly what the test creates, whatever other tests left behind.
+    limited = KubernetesSettings(max_creations_per_minute=3)
+    scope = own_pods(spec)
+    async with replicas(limited, selector=scope) as one, replicas(limited, selector=scope) as two:
         made = [
             await one.service.create(spec()),
             await two.service.create(spec()),

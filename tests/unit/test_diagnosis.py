@@ -167,7 +167,6 @@ def test_eviction() -> None:
         reason="Evicted",
         message="Pod ephemeral local storage usage exceeds the total limit of containers 1Gi.",
     )
-    pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] = 0
     found = diagnose(p.sandbox(pod))
     assert found is not None
     assert found.reason is DiagnosisReason.EVICTED
