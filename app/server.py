@@ -7,6 +7,7 @@ Routes
     ``/healthz``  200 while the process serves.
     ``/readyz``   200 once the informer has listed the sandboxes (the store is the cluster's
                   state), 503 before that and while shutting down.
+    ``/metrics``  Prometheus metrics of this app (``app.observability.metrics``).
     ``/``         redirects to ``/graphql``.
 
 Settings come from ``appsettings.json`` and the environment (``app.config``); the Kubernetes
@@ -18,11 +19,15 @@ websocket handshake and attaches its cookies, so cross-site pages are refused un
 (``*`` allows any). With the default empty list only same-origin pages (GraphiQL served here) and
 non-browser clients (no ``Origin`` header) may connect; others get HTTP 403.
 
-Shutdown (SIGTERM): uvicorn stops accepting connections, closes open websockets with 1012
-("service restart", which graphql-ws clients retry, reaching another replica), lets HTTP requests
-in flight finish, then runs the lifespan's shutdown: the informer stops (any subscription still
-running completes) and the Kubernetes client is closed. Every subscription releases its informer
-subscription and tasks as its connection goes.
+Shutdown (SIGTERM, ``app.observability.signals``): listening stops, every subscription gets a
+final UNAVAILABLE "server shutting down" result and ``complete``, then uvicorn closes the
+websockets with 1012 ("service restart", which graphql-ws clients retry, reaching another
+replica), lets HTTP requests in flight finish, and runs the lifespan's shutdown: the lifecycle
+runtime (event watch, reaper; its Lease released) and the informer stop and the Kubernetes client
+is closed. All within ``Server.ShutdownTimeoutSeconds``.
+
+Every request runs with a request id (``X-Request-ID``) in its log lines, which are JSON
+(``app.observability.logs``).
 """
 
 from __future__ import annotations
@@ -33,21 +38,26 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.http.websocket_origin import normalize_allowed_origins
 
+from app.auth import AccessControl
 from app.config import AppSettings, load_settings
 from app.graphql.context import DEFAULT_STORE_SYNC_TIMEOUT_SECONDS, Backend, GraphQLContext
 from app.graphql.limits import MAX_OPERATIONS_PER_CONNECTION
 from app.graphql.schema import schema
+from app.graphql.view import SecureGraphQL
 from app.kube.client import create_api_client
 from app.kube.informer import PodInformer
 from app.kube.pods import PodRepository
 from app.kube.transport import KubeTransport
+from app.observability.middleware import RequestContextMiddleware
+from app.observability.runtime import Observability
+from app.sandboxes.runtime import LifecycleRuntime
 from app.sandboxes.service import SandboxService
 
 log = logging.getLogger(__name__)
@@ -62,10 +72,13 @@ class Runtime:
     backend: Backend | None = None
 
 
-class SandboxGraphQL(GraphQL[GraphQLContext, None]):
+class SandboxGraphQL(SecureGraphQL):
+    """Authentication and request size limits: ``app.graphql.view``."""
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
             schema,
+            backend=lambda: runtime.backend,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             keep_alive=True,
@@ -78,12 +91,6 @@ class SandboxGraphQL(GraphQL[GraphQLContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GraphQLContext:
         return GraphQLContext(backend=self.runtime.backend, request=request, response=response)
-
-
-def _configure_logging(level: str) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("app").setLevel(level)
 
 
 def _kubeconfig(settings: AppSettings, explicit: str | None) -> str | None:
@@ -107,17 +114,24 @@ def create_app(
     """
     runtime = Runtime()
     graphql = SandboxGraphQL(runtime)
+    observability = Observability()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         loaded = settings if settings is not None else load_settings()
-        _configure_logging(loaded.server.log_level)
+        observability.configure(loaded.server)
         graphql.allowed_origins = normalize_allowed_origins(loaded.server.allowed_websocket_origins)
         api = await create_api_client(kubeconfig=_kubeconfig(loaded, kubeconfig))
         try:
             repository = PodRepository(KubeTransport(api), loaded.kubernetes.target_namespace)
             informer = PodInformer(repository)
             informer.start()
+            observability.start(informer)
+            # Pod events, EXPIRING notices, capacity, and the reaper on the elected replica.
+            lifecycle = LifecycleRuntime(
+                repository.transport, repository, informer, loaded.kubernetes, loaded.lifecycle
+            )
+            lifecycle.start()
             try:
                 runtime.backend = Backend(
                     service=(
@@ -129,22 +143,28 @@ def create_app(
                     ),
                     informer=informer,
                     server=loaded.server,
+                    access=AccessControl.from_settings(loaded.server),
                     store_sync_timeout=store_sync_timeout,
+                    lifecycle=lifecycle,
                 )
                 log.info("serving sandboxes of namespace %s", loaded.kubernetes.target_namespace)
                 yield
             finally:
+                await observability.stop(informer)
                 runtime.backend = None
-                await informer.stop()
+                # Releases the reaper's Lease, so another replica takes over at once.
+                await observability.within_deadline(lifecycle.stop(), "stopping the lifecycle")
+                await observability.within_deadline(informer.stop(), "stopping the informer")
         finally:
-            await api.close()
+            await observability.within_deadline(api.close(), "closing the Kubernetes client")
+            observability.log_stopped()
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(_: Request) -> Response:
         backend = runtime.backend
-        if backend is not None and backend.informer.synced:
+        if backend is not None and backend.informer.synced and observability.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
@@ -157,11 +177,14 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", observability.metrics_endpoint, methods=["GET"]),
             Route("/", root, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestContextMiddleware, observability=observability)],
     )
     app.state.runtime = runtime
+    app.state.observability = observability
     return app
 
 

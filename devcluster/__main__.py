@@ -14,6 +14,9 @@ from types import FrameType
 from devcluster.build import cache_root, ensure_binaries
 from devcluster.cluster import LocalCluster
 
+# The setting that switches API authentication off (app.config), as an environment variable.
+AUTH_SWITCH = "server__authdisabled"
+
 
 def _build(_: argparse.Namespace) -> int:
     started = time.monotonic()
@@ -50,6 +53,11 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  logs:         {cluster.logs_dir}")
         if args.serve:
             env = os.environ | {"KUBECONFIG": str(manager)}
+            # Development: no API tokens unless the developer names a tokens file (or sets
+            # Server__AuthDisabled themselves); the server logs a WARNING that auth is off.
+            configured = {name.lower() for name in env}
+            if not configured & {"api_tokens_path", "server__apitokenspath", AUTH_SWITCH}:
+                env[AUTH_SWITCH] = "true"
             server = subprocess.Popen(
                 [
                     sys.executable,
@@ -64,6 +72,8 @@ def _up(args: argparse.Namespace) -> int:
                 env=env,
             )
             print(f"  GraphQL:      http://127.0.0.1:{args.port}/graphql")
+            if env.get(AUTH_SWITCH) == "true":
+                print("  auth:         off (development); set API_TOKENS_PATH to require tokens")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             if server is not None and server.poll() is not None:

@@ -185,6 +185,8 @@ class LocalCluster:
             "jsonpath={.items[*].metadata.namespace}",
         ).split()
         missing = [ns for ns in namespaces.split() if ns not in existing]
+        if not missing:  # a restart on kept state: kubectl refuses an empty List
+            return
         self.apply_objects(
             [
                 {
@@ -315,6 +317,14 @@ class LocalCluster:
         self.kwok = ManagedProcess("kwok", argv, log_path=self.logs_dir / "kwok.log")
         self.kwok.start()
         self.apply_objects(kwok.node_manifests(node_port=self.ports.kwok))
+        # On a restart with kept state the Nodes exist: apply leaves their status (the kubelet
+        # port, where the apiserver fetches pod logs) at the previous run's port.
+        endpoints = {"daemonEndpoints": {"kubeletEndpoint": {"Port": self.ports.kwok}}}
+        for name in kwok.NODE_NAMES:
+            self.kubectl(
+                "patch", "node", name, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": endpoints}),
+            )  # fmt: skip
 
     def _wait_nodes_ready(self, *, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

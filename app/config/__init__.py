@@ -32,9 +32,22 @@ Keys (each also an environment variable, with ``__`` for ``.``):
   counted from the pods' creation times so all replicas agree (unset: unlimited).
 - ``Kubernetes.KubeconfigPath`` = unset — used outside a cluster; must name an existing file.
 - ``Server.LogLevel`` = INFO.
+- ``Server.LogFormat`` = json — one JSON object per line; ``text`` for a terminal.
+- ``Server.ShutdownTimeoutSeconds`` = 25 — from SIGTERM to exit: subscriptions completed,
+  requests in flight finished, then cut off (``app.observability.signals``).
 - ``Server.AllowedWebsocketOrigins`` = empty — exact origins (``https://host[:port]``) allowed
   to open a websocket, or ``*``; from the environment as a JSON list or comma-separated.
 - ``Server.DefaultPageSize`` = 50, ``Server.MaxPageSize`` = 200.
+- ``Server.ApiTokensPath`` = unset — the API tokens file (``app.auth.tokens``); also the plain
+  environment variable ``API_TOKENS_PATH`` (below ``Server__ApiTokensPath``, above the file).
+- ``Server.AuthDisabled`` = false — development only: no authentication, every request is an
+  admin's; logged as a WARNING at startup.
+- ``Server.MaxRequestBodyBytes`` = 524288 — larger HTTP bodies get 413, larger websocket
+  messages close the socket.
+- ``Server.MaxSandboxesPerTenant`` = 50, ``Server.MaxSubscriptionsPerTenant`` = 100 (per
+  replica) — null: unlimited; beyond them QUOTA_EXCEEDED.
+- ``Kubernetes.AllowedImageRegistries`` = empty (any) — registries (``host[:port]``) or
+  repository prefixes (``host/path``) images may come from; JSON list or comma-separated.
 - ``Lifecycle.*`` — the reaper, EXPIRING notices and leader election; see ``app.config.lifecycle``.
 
 Invalid settings stop startup: ``load_settings()`` raises ``SettingsError`` naming every bad

@@ -8,6 +8,7 @@ names it rather than the whole section.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,6 +26,12 @@ from app.models.kubernetes_names import (
 POD_NAME_SUFFIX_LENGTH = 1 + 8
 MAX_POD_NAME_PREFIX_LENGTH = DNS1123_LABEL_MAX_LENGTH - POD_NAME_SUFFIX_LENGTH
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS = ("json", "text")
+_HOST_COMPONENT = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY_PREFIX = re.compile(
+    rf"{_HOST_COMPONENT}(?:\.{_HOST_COMPONENT})*(?::[0-9]{{1,5}})?(?:/{_PATH_COMPONENT})*", re.ASCII
+)
 
 
 class _Section(BaseModel):
@@ -95,6 +102,9 @@ class KubernetesSettings(_Section):
     # Sandbox creations per rolling minute in the namespace, counted from the pods themselves so
     # every replica agrees; None: unlimited.
     max_creations_per_minute: int | None = Field(None, gt=0)
+    # Registries (``host[:port]``) or repository prefixes (``host/path``) images may come from;
+    # empty: any. Images without a registry are Docker Hub's (``docker.io/library/...``).
+    allowed_image_registries: tuple[str, ...] = ()
     kubeconfig_path: Path | None = None
 
     @model_validator(mode="before")
@@ -133,6 +143,26 @@ class KubernetesSettings(_Section):
                 "the prefix, '-' and 8 hex digits fit the 63 characters of a DNS-1123 label"
             )
         return value
+
+    @field_validator("allowed_image_registries", mode="before")
+    @classmethod
+    def _split_registries(cls, value: Any) -> Any:
+        return split_list(value)
+
+    @field_validator("allowed_image_registries")
+    @classmethod
+    def _registries_are_registries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        normalised = []
+        for entry in value:
+            host, slash, path = entry.strip().rstrip("/").partition("/")
+            candidate = host.lower() + slash + path
+            if not _REGISTRY_PREFIX.fullmatch(candidate):
+                raise ValueError(
+                    f"{entry!r} is not a registry: expected host[:port] or host[:port]/path, "
+                    "e.g. ghcr.io or registry.example:5000/team"
+                )
+            normalised.append(candidate)
+        return tuple(normalised)
 
     @field_validator("kubeconfig_path")
     @classmethod
@@ -181,6 +211,16 @@ class KubernetesSettings(_Section):
         return self
 
 
+def split_list(value: Any) -> Any:
+    """From the environment a list arrives as one string: JSON or comma-separated."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 def _is_origin(value: str) -> bool:
     scheme, separator, authority = value.partition("://")
     return (
@@ -193,9 +233,25 @@ def _is_origin(value: str) -> bool:
 
 class ServerSettings(_Section):
     log_level: str = "INFO"
+    # "json": one JSON object per line (app.observability.logs); "text" for a terminal.
+    log_format: str = "json"
+    # SIGTERM to exit: subscriptions drained, requests in flight finished, then cut off. Keep it
+    # below the pod's terminationGracePeriodSeconds (30 in manifests/), or the kubelet kills first.
+    shutdown_timeout_seconds: float = Field(25.0, gt=0, le=3600)
     allowed_websocket_origins: tuple[str, ...] = ()
     default_page_size: int = Field(50, gt=0)
     max_page_size: int = Field(200, gt=0, le=1000)
+    # The API tokens file (app.auth.tokens); the environment variable API_TOKENS_PATH sets it
+    # too. It may appear after startup (an optional Secret): until then every request is refused.
+    api_tokens_path: Path | None = None
+    # Development only: no authentication, every request acts as an admin (a WARNING at startup).
+    auth_disabled: bool = False
+    # A larger HTTP body is refused with 413, a larger websocket message closes the socket (1009).
+    max_request_body_bytes: int = Field(512 * 1024, ge=4096, le=16 * 1024 * 1024)
+    # Sandboxes (not yet deleted) one tenant may have; None: unlimited.
+    max_sandboxes_per_tenant: int | None = Field(50, gt=0)
+    # Subscriptions one tenant may have open on one replica at a time; None: unlimited.
+    max_subscriptions_per_tenant: int | None = Field(100, gt=0)
 
     @field_validator("log_level")
     @classmethod
@@ -204,16 +260,17 @@ class ServerSettings(_Section):
             raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.upper()
 
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
     @field_validator("allowed_websocket_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
-        # From the environment the list arrives as one string: JSON or comma-separated.
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return split_list(value)
 
     @field_validator("allowed_websocket_origins")
     @classmethod

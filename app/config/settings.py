@@ -12,7 +12,9 @@ from app.config.errors import InconsistentSetting, SettingProblem, SettingsError
 from app.config.lifecycle import LifecycleSettings
 from app.config.sections import KubernetesSettings, ServerSettings
 from app.config.sources import (
+    ALIASED_KEYS,
     ENV_NESTING_DELIMITER,
+    AliasEnvironmentSource,
     JsonFileSource,
     NestedEnvironmentSource,
     field_by_any_case,
@@ -45,6 +47,7 @@ class AppSettings(BaseSettings):
         return (
             init_settings,
             NestedEnvironmentSource(settings_cls),
+            AliasEnvironmentSource(settings_cls),
             JsonFileSource(settings_cls),
         )
 
@@ -70,7 +73,11 @@ def _dotted_key(location: tuple[int | str, ...]) -> str:
 
 def _environment_variable_for(key: str) -> str | None:
     wanted = key.replace(".", ENV_NESTING_DELIMITER).lower()
-    return next((name for name in os.environ if name.lower() == wanted), None)
+    found = next((name for name in os.environ if name.lower() == wanted), None)
+    alias = ALIASED_KEYS.get(key)
+    if found is None and alias is not None and os.environ.get(alias, "").strip():
+        return alias
+    return found
 
 
 def _problems(error: ValidationError) -> tuple[SettingProblem, ...]:

@@ -103,6 +103,29 @@ class NestedEnvironmentSource(PydanticBaseSettingsSource):
         return nested
 
 
+# Plain environment variables that each set one key, ranked below its ``Section__Key`` spelling
+# and above the file: the Deployment names the tokens file as it names the settings file.
+ENVIRONMENT_ALIASES: dict[str, tuple[str, str]] = {
+    "API_TOKENS_PATH": ("server", "api_tokens_path"),
+}
+ALIASED_KEYS = {"Server.ApiTokensPath": "API_TOKENS_PATH"}
+
+
+class AliasEnvironmentSource(PydanticBaseSettingsSource):
+    """``API_TOKENS_PATH`` and the like (see ``ENVIRONMENT_ALIASES``); empty means unset."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ builds the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        nested: dict[str, Any] = {}
+        for variable, (section, key) in ENVIRONMENT_ALIASES.items():
+            value = os.environ.get(variable, "").strip()
+            if value:
+                nested.setdefault(section, {})[key] = value
+        return nested
+
+
 class JsonFileSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ builds the whole mapping

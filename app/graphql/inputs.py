@@ -16,6 +16,7 @@ from app import models
 from app.graphql.enums import RestartPolicy, SandboxPhase
 from app.sandboxes.label_selector import LabelSelector, compile_label_selector
 from app.sandboxes.service import SandboxFilter
+from app.sandboxes.tenancy import belongs_to
 
 T = TypeVar("T")
 
@@ -78,6 +79,7 @@ class SandboxMatcher:
             (self._selector is None or self._selector.matches(sandbox.labels_as_dict()))
             and (how.phases is None or sandbox.phase in how.phases)
             and (how.ready is None or sandbox.ready == how.ready)
+            and belongs_to(sandbox, how.tenant)
         )
 
 
@@ -147,6 +149,20 @@ class CreateSandboxInput:
         default=NOT_GIVEN,
         description="How long waitForReady waits; the service's default if unset.",
     )
+    ttl_seconds: int | None = strawberry.field(
+        default=NOT_GIVEN,
+        description=(
+            "Delete the sandbox this long after its creation (see Sandbox.expiresAt and "
+            "extendSandbox); the service's DefaultTtlSeconds if unset, at most MaxTtlSeconds."
+        ),
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=NOT_GIVEN,
+        description=(
+            "Retry-safe create: the same key with the same input returns the sandbox created "
+            "first (also while it boots, and from any replica); with another input, CONFLICT."
+        ),
+    )
 
     def to_spec(self) -> models.SandboxSpec:
         command, args = given(self.command), given(self.args)
@@ -168,4 +184,6 @@ class CreateSandboxInput:
                 models.ConfigMapVolume(c.name, c.mount_path) for c in given(self.config_maps) or ()
             ),
             ready_timeout_seconds=given(self.ready_timeout_seconds),
+            ttl_seconds=given(self.ttl_seconds),
+            idempotency_key=given(self.idempotency_key),
         )

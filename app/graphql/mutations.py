@@ -39,6 +39,18 @@ class Mutation:
 
     @mutation(
         description=(
+            "Make the sandbox expire `ttlSeconds` from now (at most the service's MaxTtlSeconds; "
+            "it may also shorten the TTL). NOT_FOUND if there is none of that name, CONFLICT if "
+            "it is already being deleted."
+        )
+    )
+    async def extend_sandbox(self, info: Info, name: str, ttl_seconds: int) -> Sandbox:
+        service = await info.context.service()
+        extended = await service.extend(name, ttl_seconds, field="ttlSeconds")
+        return Sandbox.from_domain(extended)
+
+    @mutation(
+        description=(
             "Delete a sandbox; NOT_FOUND if there is none of that name. It shows as terminating "
             "until its container has stopped; `force` removes it at once."
         )

@@ -1,13 +1,16 @@
-"""Queries: read the informer's store, never the apiserver (nested events and logs aside)."""
+"""Queries: read the informer's store, never the apiserver (nested events and logs aside, and
+`capacity`, which reads the RuntimeClass, the namespace's ResourceQuotas and, if allowed, nodes)."""
 
 from __future__ import annotations
 
 import strawberry
 
+from app.graphql.capacity import Capacity
 from app.graphql.decorators import field
 from app.graphql.inputs import NOT_GIVEN, SandboxFilterInput, given
 from app.graphql.pagination import PageRequest, SandboxConnection, connection
 from app.graphql.types import Info, Sandbox
+from app.models import Unavailable
 
 
 @strawberry.type
@@ -47,3 +50,18 @@ class Query:
             after=page.after,
         )
         return connection(found)
+
+    @field(
+        description=(
+            "How much room is left: one default sandbox's footprint (with the Kata overhead and "
+            "where it came from), the namespace's ResourceQuota used/hard, how many more default "
+            "sandboxes fit, and per node when the service may read nodes."
+        )
+    )
+    async def capacity(self, info: Info) -> Capacity:
+        # Any authenticated caller, once the store is loaded; the figures are cluster-wide.
+        await info.context.service()
+        runtime = info.context.lifecycle
+        if runtime is None:
+            raise Unavailable("the service is starting or shutting down; retry shortly")
+        return Capacity.from_domain(await runtime.capacity.capacity())

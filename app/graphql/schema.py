@@ -1,4 +1,9 @@
-"""The strawberry schema of the API."""
+"""The strawberry schema of the API.
+
+Websocket operations (``stream``) pass through ``app.observability.runtime.observe_stream``: a
+request id per operation, and the graceful shutdown's final message for subscriptions.
+``OperationMetrics`` comes before ``ErrorMapper`` so that it counts errors by their mapped code.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -17,6 +23,8 @@ from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
+from app.observability.operations import OperationMetrics
+from app.observability.runtime import observe_stream
 
 
 class SandboxSchema(Schema):
@@ -47,6 +55,27 @@ class SandboxSchema(Schema):
             operation_extensions,
         )
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        source = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        return observe_stream(source, query, operation_name)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -58,7 +87,7 @@ def build_schema() -> SandboxSchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limit_extensions(), ErrorMapper],
+        extensions=[*limit_extensions(), OperationMetrics, ErrorMapper],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 

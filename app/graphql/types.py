@@ -14,8 +14,9 @@ import strawberry
 from app import models
 from app.graphql.context import GraphQLContext
 from app.graphql.decorators import field
-from app.graphql.enums import ChangeType, RestartPolicy, SandboxPhase
+from app.graphql.enums import BootPhase, ChangeType, DeletionReason, RestartPolicy, SandboxPhase
 from app.graphql.inputs import NOT_GIVEN, check_range, given
+from app.graphql.lifecycle import Diagnosis, PhaseTransition, diagnosis_of, phase_of, timeline_of
 from app.kube.ownership import SANDBOX_CONTAINER_NAME
 from app.kube.pods import LogOptions
 
@@ -156,6 +157,12 @@ class Sandbox:
     start_time: datetime | None
     reason: str | None = strawberry.field(description="Why the pod is in its state, e.g. Evicted.")
     message: str | None
+    expires_at: datetime | None = strawberry.field(
+        description="When its TTL runs out and it is deleted; null: it lives until deleted."
+    )
+    idempotency_key: str | None = strawberry.field(
+        description="The key it was created with, if any."
+    )
 
     @classmethod
     def from_domain(cls, sandbox: models.Sandbox) -> Sandbox:
@@ -182,7 +189,32 @@ class Sandbox:
             start_time=sandbox.start_time,
             reason=sandbox.reason,
             message=sandbox.message,
+            expires_at=sandbox.expires_at,
+            idempotency_key=sandbox.idempotency_key,
         )
+
+    @field(
+        description=(
+            "Where it is on its way to READY, from the pod and its events (read locally, no "
+            "Kubernetes request)."
+        )
+    )
+    def boot_phase(self, info: Info) -> BootPhase:
+        return BootPhase[phase_of(info.context, self.domain).name]
+
+    @field(
+        description=(
+            "The phases it went through, oldest first, ending with the current one: how long "
+            "each step took."
+        )
+    )
+    def timeline(self, info: Info) -> list[PhaseTransition]:
+        return timeline_of(info.context, self.domain)
+
+    @field(description="Why it is stuck or failed, with a hint; null while nothing is wrong.")
+    def diagnosis(self, info: Info) -> Diagnosis | None:
+        found = diagnosis_of(info.context, self.domain)
+        return Diagnosis.from_domain(found) if found is not None else None
 
     @field(description="The most recent Kubernetes events about it, oldest first.")
     async def events(self, info: Info, limit: int | None = 50) -> list[SandboxEvent]:
@@ -229,10 +261,31 @@ def log_options(
 class SandboxChange:
     type: ChangeType
     sandbox: Sandbox
+    reason: DeletionReason | None = strawberry.field(
+        description=(
+            "Why the sandbox is going away: on DELETED, and on changes of a terminating sandbox."
+        )
+    )
 
     @classmethod
-    def of(cls, change_type: models.ChangeType, sandbox: models.Sandbox) -> SandboxChange:
-        return cls(type=ChangeType[change_type.name], sandbox=Sandbox.from_domain(sandbox))
+    def of(
+        cls,
+        change_type: models.ChangeType,
+        sandbox: models.Sandbox,
+        *,
+        deleted: bool | None = None,
+    ) -> SandboxChange:
+        """``deleted=False``: a DELETED for a sandbox that only stopped matching a filter,
+        which has no deletion reason unless it is also being deleted."""
+        underlying = change_type
+        if deleted is False and change_type is models.ChangeType.DELETED:
+            underlying = models.ChangeType.MODIFIED
+        reason = models.SandboxChange(underlying, sandbox).reason
+        return cls(
+            type=ChangeType[change_type.name],
+            sandbox=Sandbox.from_domain(sandbox),
+            reason=DeletionReason[reason.name] if reason is not None else None,
+        )
 
 
 @strawberry.type(name="DeletionResult")

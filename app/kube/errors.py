@@ -123,6 +123,12 @@ def error_from_response(
             return QuotaExceeded(f"the sandbox namespace's ResourceQuota is exhausted: {message}")
         if "violates PodSecurity" in message:
             return Forbidden(f"the pod was refused by Pod Security admission: {message}")
+        if "RuntimeClass" in message and "not found" in message:
+            # The RuntimeClass admission plugin: no such RuntimeClass object in the cluster.
+            return Forbidden(
+                f"the cluster has no such RuntimeClass ({message}): apply manifests/ or set "
+                "Kubernetes.RuntimeClassName to an existing one"
+            )
         return Forbidden(f"the service is not allowed to {action}")
     if code == 404:
         return NotFound(f"not found ({action})")

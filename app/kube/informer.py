@@ -28,6 +28,8 @@ import bisect
 import contextlib
 import logging
 import random
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -129,6 +131,11 @@ class PodInformer:
         self.version = 0
         self.resource_version = ""
         self.relists = 0
+        # For metrics: watch events by type (BOOKMARK included) and when the last event, bookmark
+        # or list arrived (time.monotonic()); observers see every change, synchronously.
+        self.events: Counter[str] = Counter()
+        self.last_event_at: float | None = None
+        self.observers: list[Callable[[SandboxChange], None]] = []
         self._synced = asyncio.Event()
         self._changed = asyncio.Event()
         self._subscribers: set[Subscription] = set()
@@ -254,10 +261,13 @@ class PodInformer:
             self.store[name] = sandbox
         self._order = sorted(order_key(sandbox) for sandbox in self.store.values())
         self.relists += 1
+        self.last_event_at = time.monotonic()
         self._publish(changes)
         self._synced.set()
 
     def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
+        self.events[kind] += 1
+        self.last_event_at = time.monotonic()
         metadata = obj.get("metadata") or {}
         resource_version = metadata.get("resourceVersion")
         if isinstance(resource_version, str) and resource_version:
@@ -308,6 +318,8 @@ class PodInformer:
         for change in changes:
             published = True
             self.version += 1
+            for observe in self.observers:
+                observe(change)
             for subscription in list(self._subscribers):
                 subscription.offer(change)
         if published:

@@ -46,6 +46,9 @@ DELETION_REASON_ANNOTATION = f"{SERVICE_KEY_PREFIX}/deletion-reason"
 IDEMPOTENCY_KEY_ANNOTATION = f"{SERVICE_KEY_PREFIX}/idempotency-key"
 IDEMPOTENCY_KEY_HASH_LABEL = f"{SERVICE_KEY_PREFIX}/idempotency-key-hash"
 SPEC_HASH_ANNOTATION = f"{SERVICE_KEY_PREFIX}/spec-hash"
+# The tenant owning the sandbox: that of the API token that created it (app.auth). Under the
+# service's prefix, so no user can set it (is_reserved_label_key); absent with auth disabled.
+TENANT_LABEL = f"{SERVICE_KEY_PREFIX}/tenant"
 
 SANDBOX_CONTAINER_NAME = "sandbox"
 

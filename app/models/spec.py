@@ -56,3 +56,5 @@ class SandboxSpec:
     # The same key with the same spec returns the sandbox created first (see
     # app.sandboxes.idempotency); the same key with another spec is a Conflict.
     idempotency_key: str | None = None
+    # The owner, from the caller's API token (never from the input): the pod's tenant label.
+    tenant: str | None = None

@@ -31,6 +31,7 @@ from app.models import Conflict, NotFound, Sandbox, SandboxSpec
 from app.sandboxes.idempotency import candidate_names, find_by_key, holds_key, replay
 from app.sandboxes.manifest import build_pod_manifest
 from app.sandboxes.rate_limit import CreationRateLimiter
+from app.sandboxes.tenancy import tenant_of
 from app.sandboxes.validation import validate_spec
 
 REQUEST_TOKEN_ANNOTATION = f"{SERVICE_KEY_PREFIX}/request-token"
@@ -69,7 +70,9 @@ class PodCreator:
         validate_spec(spec, self.settings)
         key = spec.idempotency_key
         if key is not None:
-            existing = find_by_key(self.informer.sandboxes(), key)
+            # Keys are per tenant: another tenant's sandbox is never an answer (nor a CONFLICT).
+            own = [s for s in self.informer.sandboxes() if tenant_of(s) == spec.tenant]
+            existing = find_by_key(own, key)
             if existing is not None:
                 return replay(existing, spec)
         token = secrets.token_hex(16)
@@ -86,7 +89,11 @@ class PodCreator:
                         continue
                     if _token(existing) == token:
                         created = existing
-                    elif key is not None and holds_key(existing, key):
+                    elif (
+                        key is not None
+                        and holds_key(existing, key)
+                        and tenant_of(existing) == spec.tenant
+                    ):
                         return replay(existing, spec)
                     else:
                         continue

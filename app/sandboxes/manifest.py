@@ -7,9 +7,10 @@ What every sandbox pod gets, and why:
 - Requests and limits always set, so a sandbox never runs unbounded and the scheduler counts it.
   Defaults come from the settings; a limit given alone lowers the default request to fit under it
   (Kubernetes refuses request > limit), a request given alone raises the default limit to it.
-- Our labels (``app``, ``runtime``, ``managed-by``) for the informer's selector, user labels
-  beside them; the creation time as an annotation (see ``app.kube.ownership``), and the TTL's
-  end when there is one. With an idempotency key: its hash as a label, the key and the spec's
+- Our labels (``app``, ``runtime``, ``managed-by``) for the informer's selector, the owner's
+  tenant (``kata-sandbox-api/tenant``, from the caller's token), user labels beside them; the
+  creation time as an annotation (see ``app.kube.ownership``), and the TTL's end when there is
+  one. With an idempotency key: its hash as a label, the key and the spec's
   hash as annotations (``app.sandboxes.idempotency``).
 - No ServiceAccount token and no service-link environment variables: a sandbox runs untrusted
   code, which should not get credentials for the apiserver nor a map of the cluster's Services.
@@ -38,6 +39,7 @@ from app.kube.ownership import (
     OWNED_LABELS,
     SANDBOX_CONTAINER_NAME,
     SPEC_HASH_ANNOTATION,
+    TENANT_LABEL,
 )
 from app.kube.quantity import format_mebibytes, format_millicores
 from app.models.kubernetes_names import is_dns1123_label
@@ -172,6 +174,10 @@ def build_pod_manifest(
     volumes, mounts = _volumes(spec, settings)
     labels = {label.key: label.value for label in spec.labels}
     labels.update(OWNED_LABELS)
+    if spec.tenant is not None:
+        if not is_dns1123_label(spec.tenant):
+            raise ValueError(f"tenant {spec.tenant!r} is not a DNS-1123 label")
+        labels[TENANT_LABEL] = spec.tenant
     annotations = {CREATED_AT_ANNOTATION: format_created_at(created_at)}
     expires_at = expiry_for(spec.ttl_seconds, settings, created_at)
     if expires_at is not None:

@@ -34,6 +34,7 @@ from app.sandboxes.label_selector import compile_label_selector
 from app.sandboxes.manifest import generate_pod_name
 from app.sandboxes.rate_limit import CreationRateLimiter
 from app.sandboxes.readiness import container_finished, container_started, readiness_failure
+from app.sandboxes.tenancy import belongs_to
 
 # How long a mutation waits for its own write to show up in the store.
 STORE_CATCH_UP_SECONDS = 10.0
@@ -47,6 +48,8 @@ class SandboxFilter:
     phases: frozenset[SandboxPhase] | None = None
     ready: bool | None = None
     field_prefix: str = "filter"
+    # Only this tenant's sandboxes (app.sandboxes.tenancy); None: every sandbox.
+    tenant: str | None = None
 
 
 # The stable order of lists and pages (creation time, then name), as the informer indexes it.
@@ -137,6 +140,7 @@ class SandboxService:
                 (selector is None or selector.matches(s.labels_as_dict()))
                 and (how.phases is None or s.phase in how.phases)
                 and (how.ready is None or s.ready == how.ready)
+                and belongs_to(s, how.tenant)
             )
 
         return matches
@@ -220,24 +224,36 @@ class SandboxService:
         grace_period_seconds: int | None = None,
         force: bool = False,
         field: str = "labelSelector",
+        tenant: str | None = None,
     ) -> list[str]:
+        """Delete the sandboxes ``label_selector`` matches (of ``tenant`` only, if given)."""
         if not label_selector.strip():
             # An empty selector matches everything; a bulk delete must not do that by accident.
             raise BadUserInput("an empty label selector would delete every sandbox", field=field)
         selector = compile_label_selector(label_selector, field=field)
-        matching = [s for s in self.informer.sandboxes() if selector.matches(s.labels_as_dict())]
+        matching = [
+            s
+            for s in self.informer.sandboxes()
+            if selector.matches(s.labels_as_dict()) and belongs_to(s, tenant)
+        ]
         return await self._delete_all(matching, grace_period_seconds, force)
 
     async def cleanup(
-        self, *, completed: bool = True, older_than_seconds: int | None = None
+        self,
+        *,
+        completed: bool = True,
+        older_than_seconds: int | None = None,
+        tenant: str | None = None,
     ) -> list[str]:
-        """Delete finished sandboxes and/or those created more than ``older_than_seconds`` ago."""
+        """Delete finished sandboxes and/or those created more than ``older_than_seconds`` ago
+        (of ``tenant`` only, if given)."""
         now = self.clock()
         cutoff = now - timedelta(seconds=older_than_seconds) if older_than_seconds else None
         victims = [
             s
             for s in self.informer.sandboxes()
             if not s.terminating
+            and belongs_to(s, tenant)
             and (
                 (completed and s.phase.is_terminal)
                 or (cutoff is not None and s.created_at < cutoff)

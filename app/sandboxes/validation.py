@@ -19,6 +19,10 @@ Image references follow the registry grammar (distribution ``reference``)::
 
 As in Docker, the first component is a registry only if it contains '.' or ':' or is
 ``localhost``; otherwise it is a lowercase path component (``Library/x`` is refused).
+
+With ``Kubernetes.AllowedImageRegistries`` set, an image must also come from one of those
+registries or repository prefixes (``image_repository`` spells Docker Hub's short names out).
+Free text (command, args, env values) may hold anything but NUL and lone surrogates.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from app.sandboxes.label_selector import compile_label_selector, parse_label_sel
 
 __all__ = [
     "compile_label_selector",
+    "image_repository",
+    "is_allowed_registry",
     "normalise_mount_path",
     "parse_label_selector",
     "validate_spec",
@@ -51,6 +57,8 @@ MAX_CONFIG_MAPS = 16
 MAX_MOUNT_PATH_LENGTH = 1024
 # Idempotency keys are typically UUIDs; this leaves room for composite keys.
 MAX_IDEMPOTENCY_KEY_LENGTH = 256
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_ALIASES = {"index.docker.io": DOCKER_HUB, "registry-1.docker.io": DOCKER_HUB}
 # Kernel interfaces: mounting over them breaks the container or is refused by the runtime.
 FORBIDDEN_MOUNT_ROOTS = ("/proc", "/sys", "/dev")
 # Files the kubelet writes into every container; a mount there hides them.
@@ -87,23 +95,74 @@ def is_image_reference(image: str) -> bool:
     )
 
 
+def image_repository(image: str) -> str:
+    """The repository of a valid image reference, spelt out: ``busybox`` is
+    ``docker.io/library/busybox``, ``ghcr.io/org/x:1`` is ``ghcr.io/org/x``."""
+    match = _IMAGE_REFERENCE.fullmatch(image)
+    if match is None:
+        raise ValueError(f"{image!r} is not an image reference")
+    name, domain = match["name"], match["domain"]
+    if domain is None or not _looks_like_registry(domain):
+        domain, path = DOCKER_HUB, name
+    else:
+        path = name[len(domain) + 1 :]
+        domain = domain.lower()
+    domain = DOCKER_HUB_ALIASES.get(domain, domain)
+    if domain == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return f"{domain}/{path}"
+
+
+def is_allowed_registry(image: str, allowed: Iterable[str]) -> bool:
+    """Whether the image's repository is, or lies under, one of ``allowed`` (whole components:
+    ``ghcr.io/org`` allows ``ghcr.io/org/x``, not ``ghcr.io/organisation/x``)."""
+    repository = image_repository(image)
+    for entry in allowed:
+        host, slash, path = entry.partition("/")
+        prefix = DOCKER_HUB_ALIASES.get(host, host) + slash + path
+        if repository == prefix or repository.startswith(prefix + "/"):
+            return True
+    return False
+
+
 def normalise_mount_path(path: str) -> str:
     """``/data//x/./`` → ``/data/x``; the caller has checked the path is absolute."""
     return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
-def _check_image(image: str, field: str) -> None:
+def _check_image(image: str, field: str, allowed: tuple[str, ...]) -> None:
     if not is_image_reference(image):
         raise BadUserInput(
             f"{image!r} is not a valid image reference: expected "
             "[registry[:port]/]path[:tag][@sha256:<64 hex digits>] with a lowercase path",
             field=field,
         )
+    if allowed and not is_allowed_registry(image, allowed):
+        raise BadUserInput(
+            f"images from {image_repository(image)!r} are not allowed here; allowed "
+            f"registries: {', '.join(allowed)}",
+            field=field,
+        )
+
+
+def _check_text(texts: Iterable[str], field: str) -> None:
+    """Free text (args, env values) may hold anything a process can receive: not NUL, which
+    ends a C string (execve cannot pass it), nor a lone UTF-16 surrogate (no UTF-8 for it)."""
+    for index, text in enumerate(texts):
+        if "\x00" in text:
+            raise BadUserInput("must not contain NUL characters", field=field.format(index))
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadUserInput(
+                "must be valid Unicode (no lone surrogates)", field=field.format(index)
+            ) from None
 
 
 def _check_command(items: tuple[str, ...] | None, field: str) -> None:
     if items is not None and len(items) > MAX_COMMAND_ITEMS:
         raise BadUserInput(f"at most {MAX_COMMAND_ITEMS} items are allowed", field=field)
+    _check_text(items or (), field + "[{}]")
 
 
 def _utf8_size(texts: Iterable[str]) -> int:
@@ -131,6 +190,7 @@ def _check_env(spec: SandboxSpec, prefix: str) -> None:
                 field=field,
             )
         first_index[variable.name] = index
+        _check_text((variable.value,), f"{prefix}.env[{index}].value")
     if _utf8_size(text for v in spec.env for text in (v.name, v.value)) > MAX_ENV_BYTES:
         raise BadUserInput(
             f"environment variables exceed {MAX_ENV_BYTES} bytes in total", field=f"{prefix}.env"
@@ -253,7 +313,7 @@ def validate_spec(
     spec: SandboxSpec, settings: KubernetesSettings, *, prefix: str = "input"
 ) -> None:
     """Raise ``BadUserInput`` for the first problem in ``spec``; ``prefix`` starts each path."""
-    _check_image(spec.image, f"{prefix}.image")
+    _check_image(spec.image, f"{prefix}.image", settings.allowed_image_registries)
     _check_command(spec.command, f"{prefix}.command")
     _check_command(spec.args, f"{prefix}.args")
     if _utf8_size((*(spec.command or ()), *(spec.args or ()))) > MAX_COMMAND_BYTES:

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from app.config import AppSettings, KubernetesSettings, ServerSettings
+from app.config import AppSettings, KubernetesSettings, LifecycleSettings, ServerSettings
 from app.graphql.context import Backend
 from app.server import Runtime, create_app
 from tests.graphql.helpers import GraphQLClient
@@ -63,7 +63,9 @@ class RunningServer:
 
 
 async def start_server(app: Starlette, *, wait_ready: bool = True) -> RunningServer:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose protocol
+    # says TCP, and without it each response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -91,10 +93,26 @@ async def start_server(app: Starlette, *, wait_ready: bool = True) -> RunningSer
     return running
 
 
-def server_settings(**server: Any) -> AppSettings:
+# No reaper unless a test asks for one: there is a single Lease for it, which a long-lived test
+# server would otherwise hold while tests/lifecycle elects its own leaders.
+NO_REAPER = LifecycleSettings(reaper_enabled=False)
+
+
+def server_settings(
+    *,
+    kubernetes: KubernetesSettings | None = None,
+    lifecycle: LifecycleSettings = NO_REAPER,
+    **server: Any,
+) -> AppSettings:
+    """The API tests' settings: authentication is off (tests/security runs it with tokens)."""
+    defaults: dict[str, Any] = {
+        "allowed_websocket_origins": (ALLOWED_ORIGIN,),
+        "auth_disabled": True,
+    }
     return AppSettings(
-        kubernetes=KubernetesSettings(),
-        server=ServerSettings(**{"allowed_websocket_origins": (ALLOWED_ORIGIN,), **server}),
+        kubernetes=kubernetes or KubernetesSettings(),
+        server=ServerSettings(**(defaults | server)),
+        lifecycle=lifecycle,
     )
 
 

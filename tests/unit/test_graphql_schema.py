@@ -170,7 +170,8 @@ def test_contract_item_is_served_as_written(
     assert isinstance(served, type(wanted))
     if isinstance(wanted, GraphQLEnumType):
         assert isinstance(served, GraphQLEnumType)
-        assert list(served.values) == list(wanted.values)
+        # The contract's values, in its order; later ones may follow (issue 5: EXPIRING).
+        assert list(served.values)[: len(wanted.values)] == list(wanted.values)
     elif isinstance(wanted, GraphQLScalarType):
         pass
     elif isinstance(wanted, GraphQLInputObjectType):

@@ -66,6 +66,14 @@ def test_forbidden_does_not_reveal_the_identity() -> None:
     assert "list pods" in error.message
 
 
+def test_a_missing_runtime_class_is_named() -> None:
+    message = 'pods "p" is forbidden: pod rejected: RuntimeClass "kata-qemu" not found'
+    error = error_from_response(403, status(403, "Forbidden", message), action="create pods")
+    assert isinstance(error, Forbidden)
+    assert 'RuntimeClass "kata-qemu" not found' in error.message
+    assert "not allowed" not in error.message
+
+
 def test_invalid_carries_field_causes() -> None:
     body = status(
         422,

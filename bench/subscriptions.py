@@ -1,0 +1,307 @@
+"""Subscriptions: N ``graphql-transport-ws`` subscribers to ``sandboxChanges``, one server process.
+
+For each N (10, 100, 1,000) a fresh server process (``bench.server``) is started, N websocket
+connections (one subscription each, all the same document and variables, as one admin) are
+opened from this process, and pods are changed about 10 times a second for a bounded time: each
+change is a PATCH (as admin, straight to the apiserver) of one of ``POOL`` sandbox pods, setting
+the label ``bench-ts`` to the wall-clock time (ns) at which the PATCH was sent. A subscriber that
+receives the change reads the label back: its latency is the time from sending the PATCH (so it
+includes the apiserver's write and its watch delivery) to the client's receipt.
+
+Reported per N: p50/p99 latency; upstream pod watches the server process opened (the informer's
+one watch is the only one allowed); the server's RSS delta per subscriber (before the first
+connection vs all subscribed); events lost by subscribers that kept up (every PATCH must reach
+every subscriber that was not cut off); subscribers cut off (an ``error`` message); changes not
+delivered within the drain time after the last PATCH (a server that cannot keep up).
+
+``python -m bench.subscriptions`` runs this alone on a control plane of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.cluster import (
+    PARKED_SCHEDULER,
+    BenchCluster,
+    admin_session,
+    pod_manifest,
+    started_cluster,
+)
+from bench.common import Table, machine_description, ms, percentile, progress, report, run_async
+from bench.server import ServerProcess
+from devcluster.cluster import free_port
+
+# (subscribers, seconds of changes)
+PLAN = ((10, 15.0), (100, 20.0), (1_000, 60.0))
+CHANGES_PER_SECOND = 10.0
+POOL = 20
+POOL_LABEL = "bench-sub"
+STAMP_LABEL = "bench-ts"
+DRAIN_SECONDS = 10.0
+CONNECT_CONCURRENCY = 50
+LIVE_TIMEOUT_SECONDS = 120.0
+
+SUBSCRIPTION = """subscription Changes($filter: SandboxFilter) {
+  sandboxChanges(filter: $filter) {
+    type
+    sandbox { name phase ready labels { key value } createdAt }
+  }
+}"""
+VARIABLES = {"filter": {"labelSelector": f"{POOL_LABEL}=pool"}}
+_STAMP = re.compile(r'"key":"bench-ts","value":"(\d+)"')
+
+
+@dataclass
+class Subscriber:
+    ws: ClientConnection
+    latencies: list[float] = field(default_factory=list)
+    stamps: set[int] = field(default_factory=set)
+    errors: int = 0
+    error: str = ""
+    completed: bool = False
+
+    async def listen(self) -> None:
+        with contextlib.suppress(Exception):
+            async for message in self.ws:
+                now = time.time_ns()
+                text = message if isinstance(message, str) else message.decode()
+                if '"type":"next"' not in text:
+                    if '"type":"error"' in text or '"errors"' in text:
+                        self.errors += 1
+                        self.error = text
+                    elif '"type":"complete"' in text:
+                        self.completed = True
+                    continue
+                found = _STAMP.search(text)
+                if found is not None:
+                    stamp = int(found.group(1))
+                    if stamp not in self.stamps:
+                        self.stamps.add(stamp)
+                        self.latencies.append((now - stamp) / 1e9)
+
+
+async def _subscribe(server: ServerProcess) -> Subscriber:
+    ws = await connect(
+        server.url.replace("http://", "ws://") + "/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_queue=None,
+        ping_interval=None,
+        open_timeout=60,
+    )
+    await ws.send(json.dumps({"type": "connection_init", "payload": server.headers}))
+    ack = json.loads(await ws.recv())
+    if ack.get("type") != "connection_ack":
+        raise RuntimeError(f"connection refused: {ack}")
+    payload = {"query": SUBSCRIPTION, "variables": VARIABLES}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    return Subscriber(ws)
+
+
+async def _connect_all(server: ServerProcess, count: int) -> list[Subscriber]:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one() -> Subscriber:
+        async with gate:
+            return await _subscribe(server)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def _patch(cluster: BenchCluster, index: int) -> int:
+    stamp = time.time_ns()
+    await cluster.patch_labels(f"bench-sub-{index % POOL:02d}", {STAMP_LABEL: str(stamp)})
+    return stamp
+
+
+async def _wait_all_received(subscribers: list[Subscriber], stamp: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(stamp in s.stamps or s.errors for s in subscribers):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def _until_all_live(cluster: BenchCluster, subscribers: list[Subscriber]) -> None:
+    """Probe changes until every subscriber has received one: a subscription is live only once
+    the server has processed its ``subscribe`` message, which the protocol does not confirm."""
+    deadline = time.monotonic() + LIVE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        await _patch(cluster, 1)
+        probe_deadline = time.monotonic() + 2.0
+        while time.monotonic() < probe_deadline:
+            if all(s.stamps or s.errors for s in subscribers):
+                return
+            await asyncio.sleep(0.05)
+    raise RuntimeError("not every subscriber received a probe change")
+
+
+async def ensure_pool(cluster: BenchCluster) -> None:
+    """``POOL`` parked pods the subscribers watch (no node: nothing but the PATCHes moves them)."""
+    if await cluster.count(f"{POOL_LABEL}=pool") >= POOL:
+        return
+    for index in range(POOL):
+        manifest = pod_manifest(
+            f"bench-sub-{index:02d}", labels={POOL_LABEL: "pool"}, scheduler=PARKED_SCHEDULER
+        )
+        await cluster.create_pod(manifest)
+
+
+@dataclass
+class SubscriptionRun:
+    subscribers: int
+    seconds: float
+    changes: int
+    latencies: list[float]
+    watches: int
+    rss_per_subscriber: float
+    lost: int
+    cut_off: int
+    undelivered: int
+    connect_seconds: float
+
+
+async def measure(cluster: BenchCluster, count: int, seconds: float) -> SubscriptionRun:
+    await ensure_pool(cluster)
+    server = ServerProcess(cluster.manager_kubeconfig, free_port())
+    await server.start()
+    subscribers: list[Subscriber] = []
+    listeners: list[asyncio.Task[None]] = []
+    try:
+        # Warm the server's code paths with one subscriber, so the RSS baseline is a fair one.
+        warm = await _subscribe(server)
+        warm_task = asyncio.create_task(warm.listen())
+        await _patch(cluster, 0)
+        await asyncio.sleep(0.5)
+        await warm.ws.close()
+        await warm_task
+        await asyncio.sleep(0.5)
+        rss_before = (await server.stats())["rss"]
+
+        connecting = time.perf_counter()
+        subscribers = await _connect_all(server, count)
+        listeners = [asyncio.create_task(s.listen()) for s in subscribers]
+        await _until_all_live(cluster, subscribers)
+        refused = [s.error for s in subscribers if s.errors]
+        if refused:
+            raise RuntimeError(f"{len(refused)} subscriptions failed: {refused[0][:500]}")
+        connect_seconds = time.perf_counter() - connecting
+        rss_after = (await server.stats())["rss"]
+        for subscriber in subscribers:
+            subscriber.latencies.clear()
+            subscriber.stamps.clear()
+
+        progress(f"{count} subscribers live after {connect_seconds:.1f}s; changing pods")
+        interval = 1.0 / CHANGES_PER_SECOND
+        started = time.monotonic()
+        patches: list[asyncio.Task[int]] = []
+        total = round(seconds * CHANGES_PER_SECOND)
+        for index in range(total):
+            delay = started + index * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            patches.append(asyncio.create_task(_patch(cluster, index)))
+        stamps = set(await asyncio.gather(*patches))
+        last = max(stamps)
+        await _wait_all_received(subscribers, last, DRAIN_SECONDS)
+        await asyncio.sleep(0.5)
+        stats = await server.stats()
+    finally:
+        for subscriber in subscribers:
+            with contextlib.suppress(Exception):
+                await subscriber.ws.close()
+        for listener in listeners:
+            listener.cancel()
+        server.stop()
+
+    # Kept up: not cut off, and caught up with the last change by the end of the drain.
+    kept_up = [s for s in subscribers if not s.errors and last in s.stamps]
+    lost = sum(len(stamps - s.stamps) for s in kept_up)
+    return SubscriptionRun(
+        subscribers=count,
+        seconds=seconds,
+        changes=len(stamps),
+        latencies=[latency for s in subscribers for latency in s.latencies],
+        watches=stats["apiserver"].get("watch pods", 0),
+        rss_per_subscriber=(rss_after - rss_before) / count,
+        lost=lost,
+        cut_off=sum(1 for s in subscribers if s.errors),
+        undelivered=sum(1 for s in subscribers if not s.errors and last not in s.stamps),
+        connect_seconds=connect_seconds,
+    )
+
+
+def table(runs: list[SubscriptionRun]) -> Table:
+    result = Table(
+        f"Subscriptions: sandboxChanges over graphql-transport-ws, {CHANGES_PER_SECOND:g} pod "
+        "changes/s, one server process",
+        [
+            "subscribers",
+            "seconds",
+            "changes",
+            "deliveries",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "pod watches",
+            "KiB/subscriber",
+            "lost (kept up)",
+            "cut off",
+            "late at end",
+        ],
+    )
+    for run in runs:
+        result.add(
+            run.subscribers,
+            run.seconds,
+            run.changes,
+            len(run.latencies),
+            ms(percentile(run.latencies, 0.50)),
+            ms(percentile(run.latencies, 0.99)),
+            ms(max(run.latencies, default=float("nan"))),
+            run.watches,
+            run.rss_per_subscriber / 1024,
+            run.lost,
+            run.cut_off,
+            run.undelivered,
+        )
+    result.notes += [
+        "latency: PATCH sent (as admin, to the apiserver) -> the subscriber's receipt.",
+        "pod watches: pod watch requests the server process sent since it started.",
+        "KiB/subscriber: server RSS with all subscribed minus RSS before the first, / subscribers.",
+        "lost (kept up): changes missing at subscribers that were not cut off and had the last "
+        f"change by the end of the drain ({DRAIN_SECONDS:g} s); late at end: subscribers still "
+        "without the last change then (a server that cannot keep up).",
+    ]
+    return result
+
+
+async def run(cluster: BenchCluster, plan: tuple[tuple[int, float], ...] = PLAN) -> Table:
+    runs = []
+    for count, seconds in plan:
+        progress(f"subscriptions: {count} subscribers for {seconds:g}s")
+        runs.append(await measure(cluster, count, seconds))
+    return table(runs)
+
+
+def main() -> None:
+    print(machine_description())
+    with started_cluster() as cluster:
+
+        async def go() -> Table:
+            async with admin_session(cluster):
+                return await run(cluster)
+
+        report(run_async(go()))
+
+
+if __name__ == "__main__":
+    main()
