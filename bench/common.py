@@ -161,10 +161,17 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """A child process; its output goes to ``log`` (appended), else stdout is dropped and
     stderr is ours."""
+    # The child gets SIGTERM if this process dies without stopping it (devcluster's helper).
+    from devcluster.processes import _die_with_parent
+
     if log is None:
-        return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+        return subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
     with log.open("ab") as output:
-        return subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            argv, env=env, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
 
 
 def terminate(process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:

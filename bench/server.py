@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import cProfile
 import gc
 import hashlib
 import json
+import os
 import resource
 import secrets
 import subprocess
@@ -77,6 +79,12 @@ def _resource(path: str) -> str:
         rest = parts[index + 2 :]
         return rest[0] if rest else "namespaces"
     return parts[-1] if parts else "?"
+
+
+# -- profiling: BENCH_PROFILE=path cProfiles the server; GET /bench/profile writes the stats ------
+
+_PROFILE = os.environ.get("BENCH_PROFILE", "")
+_profiler = cProfile.Profile()
 
 
 # -- garbage collection time (in the server process) ------------------------------------------
@@ -181,6 +189,11 @@ def bench_routes(app: Starlette) -> list[Route]:
         view.response_cache = cache
         return JSONResponse({"cache": cache is not None})
 
+    async def profile(_: Request) -> Response:
+        if _PROFILE:
+            _profiler.dump_stats(_PROFILE)
+        return JSONResponse({"profile": _PROFILE})
+
     async def cache_off(_: Request) -> Response:
         view.response_cache = None
         return JSONResponse({"cache": False})
@@ -209,6 +222,7 @@ def bench_routes(app: Starlette) -> list[Route]:
         Route("/bench/stats", stats, methods=["GET"]),
         Route("/bench/cache/on", cache_on, methods=["POST"]),
         Route("/bench/cache/off", cache_off, methods=["POST"]),
+        Route("/bench/profile", profile, methods=["GET"]),
     ]
 
 
@@ -259,6 +273,8 @@ def main() -> None:
     _raise_file_limit()
     _count_api_calls()
     _time_gc()
+    if _PROFILE:
+        _profiler.enable()
     uvicorn.run(
         build_app(args.kubeconfig, args.tokens, json.loads(args.settings)),
         host="127.0.0.1",
@@ -342,6 +358,10 @@ class ServerProcess:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             (await client.post(path)).raise_for_status()
 
+    async def get(self, path: str) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=120) as client:
+            (await client.get(path)).raise_for_status()
+
     async def stats(self) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             response = await client.get("/bench/stats", headers=self.headers)
@@ -351,7 +371,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.process is not None:
-            terminate(self.process)
+            terminate(self.process, timeout=60)
 
 
 if __name__ == "__main__":

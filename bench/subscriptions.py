@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -39,8 +40,8 @@ from bench.common import Table, machine_description, ms, percentile, progress, r
 from bench.server import ServerProcess
 from devcluster.cluster import free_port
 
-# (subscribers, seconds of changes)
-PLAN = ((10, 15.0), (100, 20.0), (1_000, 60.0))
+# (subscribers, seconds of changes, permessage-deflate offered by the clients)
+PLAN = ((10, 15.0, True), (100, 20.0, True), (1_000, 60.0, True), (1_000, 30.0, False))
 CHANGES_PER_SECOND = 10.0
 POOL = 20
 POOL_LABEL = "bench-sub"
@@ -88,10 +89,11 @@ class Subscriber:
                         self.latencies.append((now - stamp) / 1e9)
 
 
-async def _subscribe(server: ServerProcess) -> Subscriber:
+async def _subscribe(server: ServerProcess, *, deflate: bool = True) -> Subscriber:
     ws = await connect(
         server.url.replace("http://", "ws://") + "/graphql",
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        compression="deflate" if deflate else None,
         max_queue=None,
         ping_interval=None,
         open_timeout=60,
@@ -105,12 +107,12 @@ async def _subscribe(server: ServerProcess) -> Subscriber:
     return Subscriber(ws)
 
 
-async def _connect_all(server: ServerProcess, count: int) -> list[Subscriber]:
+async def _connect_all(server: ServerProcess, count: int, *, deflate: bool) -> list[Subscriber]:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> Subscriber:
         async with gate:
-            return await _subscribe(server)
+            return await _subscribe(server, deflate=deflate)
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
@@ -158,6 +160,7 @@ async def ensure_pool(cluster: BenchCluster) -> None:
 @dataclass
 class SubscriptionRun:
     subscribers: int
+    deflate: bool
     seconds: float
     changes: int
     latencies: list[float]
@@ -169,7 +172,9 @@ class SubscriptionRun:
     connect_seconds: float
 
 
-async def measure(cluster: BenchCluster, count: int, seconds: float) -> SubscriptionRun:
+async def measure(
+    cluster: BenchCluster, count: int, seconds: float, *, deflate: bool = True
+) -> SubscriptionRun:
     await ensure_pool(cluster)
     server = ServerProcess(cluster.manager_kubeconfig, free_port())
     await server.start()
@@ -177,7 +182,7 @@ async def measure(cluster: BenchCluster, count: int, seconds: float) -> Subscrip
     listeners: list[asyncio.Task[None]] = []
     try:
         # Warm the server's code paths with one subscriber, so the RSS baseline is a fair one.
-        warm = await _subscribe(server)
+        warm = await _subscribe(server, deflate=deflate)
         warm_task = asyncio.create_task(warm.listen())
         await _patch(cluster, 0)
         await asyncio.sleep(0.5)
@@ -187,7 +192,7 @@ async def measure(cluster: BenchCluster, count: int, seconds: float) -> Subscrip
         rss_before = (await server.stats())["rss"]
 
         connecting = time.perf_counter()
-        subscribers = await _connect_all(server, count)
+        subscribers = await _connect_all(server, count, deflate=deflate)
         listeners = [asyncio.create_task(s.listen()) for s in subscribers]
         await _until_all_live(cluster, subscribers)
         refused = [s.error for s in subscribers if s.errors]
@@ -214,12 +219,14 @@ async def measure(cluster: BenchCluster, count: int, seconds: float) -> Subscrip
         await _wait_all_received(subscribers, last, DRAIN_SECONDS)
         await asyncio.sleep(0.5)
         stats = await server.stats()
+        if os.environ.get("BENCH_PROFILE"):
+            await server.get("/bench/profile")
     finally:
-        for subscriber in subscribers:
-            with contextlib.suppress(Exception):
-                await subscriber.ws.close()
         for listener in listeners:
             listener.cancel()
+        # No closing handshakes: a server that cannot keep up would make 1,000 of them slow.
+        for subscriber in subscribers:
+            subscriber.ws.transport.abort()
         server.stop()
 
     # Kept up: not cut off, and caught up with the last change by the end of the drain.
@@ -227,6 +234,7 @@ async def measure(cluster: BenchCluster, count: int, seconds: float) -> Subscrip
     lost = sum(len(stamps - s.stamps) for s in kept_up)
     return SubscriptionRun(
         subscribers=count,
+        deflate=deflate,
         seconds=seconds,
         changes=len(stamps),
         latencies=[latency for s in subscribers for latency in s.latencies],
@@ -245,6 +253,7 @@ def table(runs: list[SubscriptionRun]) -> Table:
         "changes/s, one server process",
         [
             "subscribers",
+            "deflate",
             "seconds",
             "changes",
             "deliveries",
@@ -261,6 +270,7 @@ def table(runs: list[SubscriptionRun]) -> Table:
     for run in runs:
         result.add(
             run.subscribers,
+            "yes" if run.deflate else "no",
             run.seconds,
             run.changes,
             len(run.latencies),
@@ -275,6 +285,8 @@ def table(runs: list[SubscriptionRun]) -> Table:
         )
     result.notes += [
         "latency: PATCH sent (as admin, to the apiserver) -> the subscriber's receipt.",
+        "deflate: whether the clients offer permessage-deflate, as browsers do (uvicorn's "
+        "default accepts it; each message is then compressed once per connection).",
         "pod watches: pod watch requests the server process sent since it started.",
         "KiB/subscriber: server RSS with all subscribed minus RSS before the first, / subscribers.",
         "lost (kept up): changes missing at subscribers that were not cut off and had the last "
@@ -284,11 +296,11 @@ def table(runs: list[SubscriptionRun]) -> Table:
     return result
 
 
-async def run(cluster: BenchCluster, plan: tuple[tuple[int, float], ...] = PLAN) -> Table:
+async def run(cluster: BenchCluster, plan: tuple[tuple[int, float, bool], ...] = PLAN) -> Table:
     runs = []
-    for count, seconds in plan:
-        progress(f"subscriptions: {count} subscribers for {seconds:g}s")
-        runs.append(await measure(cluster, count, seconds))
+    for count, seconds, deflate in plan:
+        progress(f"subscriptions: {count} subscribers for {seconds:g}s, deflate {deflate}")
+        runs.append(await measure(cluster, count, seconds, deflate=deflate))
     return table(runs)
 
 

@@ -24,6 +24,7 @@ from app.auth.quotas import TenantQuotas
 from app.kube.informer import OrderKey
 from app.kube.pods import LogOptions
 from app.models import Forbidden, NotFound, Sandbox, SandboxSpec
+from app.sandboxes.expiry import check_ttl
 from app.sandboxes.idempotency import find_by_key
 from app.sandboxes.service import Page, SandboxFilter, SandboxService
 from app.sandboxes.tenancy import belongs_to, tenant_of
@@ -110,6 +111,7 @@ class ScopedSandboxes:
 
     async def extend(self, name: str, ttl_seconds: int, *, field: str = "ttlSeconds") -> Sandbox:
         self.require_write()
+        check_ttl(ttl_seconds, self.service.settings, field)  # input errors before NOT_FOUND
         self.require(name)
         return await self.service.extend(name, ttl_seconds, field=field)
 

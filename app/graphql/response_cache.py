@@ -24,14 +24,17 @@ uncacheable; so do mutations, subscriptions and documents that do not parse. Ans
 The caller is authenticated on every request before the cache is consulted (``app.graphql.view``),
 so a revoked token is refused even if an answer for it is still held. Identical requests that
 arrive together while no answer is held wait for the first one's execution (single flight)
-instead of all executing. Memory is bounded by ``MAX_ENTRIES`` and ``MAX_TOTAL_BYTES``, least
-recently used first out; entries of an older version are dropped when next looked up.
+instead of all executing. An answer from memory is counted in ``kata_graphql_operations_total``
+and the duration histogram like an executed one. Memory is bounded by ``MAX_ENTRIES`` and
+``MAX_TOTAL_BYTES``, least recently used first out; entries of an older version are dropped when
+next looked up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +59,7 @@ from strawberry.schema.base import BaseSchema
 
 from app.auth import Principal
 from app.graphql.context import PRINCIPAL_STATE_KEY, Backend
+from app.observability.context import CURRENT
 
 MAX_ENTRIES = 512
 MAX_ENTRY_BYTES = 2 * 1024 * 1024
@@ -129,6 +133,29 @@ class Entry:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    # For the metrics: the request's operationName and the document's root fields.
+    operation_name: str | None = None
+    root_fields: tuple[str, ...] = ()
+
+
+def _count_hit(entry: Entry, seconds: float) -> None:
+    observability = CURRENT.get()
+    if observability is None:
+        return
+    metrics = observability.metrics
+    label = metrics.operation_label(entry.operation_name, entry.root_fields)
+    metrics.operations.labels("query", label).inc()
+    metrics.operation_duration.labels("query").observe(seconds)
+
+
+def _root_fields(document: DocumentNode) -> tuple[str, ...]:
+    return tuple(
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    )
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
@@ -145,7 +172,8 @@ class ResponseCache:
         self.misses = 0
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
         self._bytes = 0
-        self._documents: OrderedDict[str, bool] = OrderedDict()
+        # Document text -> its root fields if cacheable, else None.
+        self._documents: OrderedDict[str, tuple[str, ...] | None] = OrderedDict()
         self._inflight: dict[Key, tuple[Version, asyncio.Future[Entry | None]]] = {}
 
     @classmethod
@@ -158,26 +186,30 @@ class ResponseCache:
 
     # -- what may be cached ------------------------------------------------------------------
 
-    def cacheable_body(self, body: bytes) -> bool:
+    def cacheable_body(self, body: bytes) -> tuple[str | None, tuple[str, ...]] | None:
+        """(operationName, root fields) of a cacheable request; None for any other."""
         try:
             request = json.loads(body)
         except ValueError:
-            return False
+            return None
         query = request.get("query") if isinstance(request, dict) else None
         if not isinstance(query, str):
-            return False
-        known = self._documents.get(query)
-        if known is None:
-            try:
-                known = is_cacheable(self.schema, parse(query, no_location=True))
-            except GraphQLError:
-                known = False
-            self._documents[query] = known
-            if len(self._documents) > MAX_DOCUMENTS:
-                self._documents.popitem(last=False)
-        else:
+            return None
+        name = request.get("operationName")
+        name = name if isinstance(name, str) else None
+        if query in self._documents:
             self._documents.move_to_end(query)
-        return known
+            fields = self._documents[query]
+            return None if fields is None else (name, fields)
+        try:
+            document = parse(query, no_location=True)
+            fields = _root_fields(document) if is_cacheable(self.schema, document) else None
+        except GraphQLError:
+            fields = None
+        self._documents[query] = fields
+        if len(self._documents) > MAX_DOCUMENTS:
+            self._documents.popitem(last=False)
+        return None if fields is None else (name, fields)
 
     # -- entries -----------------------------------------------------------------------------
 
@@ -226,6 +258,7 @@ class ResponseCache:
         ):
             await call_next(receive, send)
             return
+        started = time.perf_counter()
         body = b"".join(m.get("body", b"") for m in body_messages if m["type"] == "http.request")
         key: Key = (body, _header(scope, b"accept"), principal)
         version = store_version(backend)
@@ -239,12 +272,14 @@ class ResponseCache:
         if entry is not None:
             self.hits += 1
             await _send_entry(entry, send)
+            _count_hit(entry, time.perf_counter() - started)
             return
-        if not self.cacheable_body(body):
+        described = self.cacheable_body(body)
+        if described is None:
             await call_next(receive, send)
             return
         self.misses += 1
-        await self._execute(key, version, backend, call_next, receive, send)
+        await self._execute(key, version, backend, call_next, receive, send, described)
 
     async def _execute(
         self,
@@ -254,6 +289,7 @@ class ResponseCache:
         call_next: CallNext,
         receive: Receive,
         send: Send,
+        described: tuple[str | None, tuple[str, ...]],
     ) -> None:
         leader = key not in self._inflight
         flight: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
@@ -278,7 +314,8 @@ class ResponseCache:
                 and b'"errors"' not in body
                 and store_version(backend) == version
             ):
-                entry = Entry(version, 200, list(start.get("headers") or ()), body)
+                headers = list(start.get("headers") or ())
+                entry = Entry(version, 200, headers, body, described[0], described[1])
                 self.store(key, entry)
         finally:
             if leader:

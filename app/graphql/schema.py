@@ -23,6 +23,7 @@ from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
+from app.graphql.validation_memo import document_caches
 from app.observability.operations import OperationMetrics
 from app.observability.runtime import observe_stream
 
@@ -87,7 +88,7 @@ def build_schema() -> SandboxSchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limit_extensions(), OperationMetrics, ErrorMapper],
+        extensions=[*document_caches(), *limit_extensions(), OperationMetrics, ErrorMapper],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 

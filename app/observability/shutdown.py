@@ -17,8 +17,9 @@ own shutdown (``app.observability.signals``), ends them properly:
 After the drain uvicorn closes the websockets with 1012 ("service restart"), which graphql-ws
 clients retry, reaching another replica. HTTP requests are uvicorn's to finish.
 
-A subscription runs its source in a task of its own (a "pump") so that the drain can stop it
-while it waits for the next change, without cancelling strawberry's task.
+The source stays driven by strawberry's operation task, so it is released exactly as when the
+client stops it; while it waits for the next change, the drain interrupts it by cancelling that
+task, and takes that one cancellation back to send the final result.
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ class DrainResult:
     seconds: float
 
 
-_END = object()
-_STOPPED = object()
+@dataclass(slots=True, eq=False)  # compared and hashed by identity, in a set
+class _Stream:
+    """One websocket operation's stream, as the drain sees it."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: Exception
+    task: asyncio.Task[Any] | None
+    subscription: bool
+    waiting: bool = False  # awaiting the source's next item (else: between items)
+    cancelled_by_drain: bool = False
 
 
 class GracefulShutdown:
@@ -84,7 +86,7 @@ class GracefulShutdown:
         self.timeout = timeout
         self.deadline: float | None = None  # time.monotonic() by which the process should exit
         self._stop = asyncio.Event()
-        self._active: dict[object, bool] = {}  # stream token -> is a subscription
+        self._active: set[_Stream] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -106,70 +108,52 @@ class GracefulShutdown:
     @property
     def active(self) -> tuple[int, int]:
         """(subscriptions, other operations) running on websockets now."""
-        subscriptions = sum(1 for kind in self._active.values() if kind)
+        subscriptions = sum(1 for stream in self._active if stream.subscription)
         return subscriptions, len(self._active) - subscriptions
 
     def track(self, source: Stream, *, subscription: bool) -> Stream:
         return self._tracked(source, subscription)
 
     async def _tracked(self, source: Stream, subscription: bool) -> Stream:
-        token = object()
-        self._active[token] = subscription
+        """``source``'s items; a subscription's end early, with the final result, on drain.
+
+        The source stays driven by the task that iterates this (strawberry's operation task),
+        so it is closed as it would be without this wrapper. The drain stops a subscription
+        between two items, or by cancelling that task while it waits for the next one: that
+        cancellation (its own, and no other) is taken back here.
+        """
+        stream = _Stream(asyncio.current_task(), subscription)
+        self._active.add(stream)
         self._idle.clear()
         try:
-            if not subscription:
-                async with contextlib.aclosing(source):
-                    async for item in source:
-                        yield item
-                return
-            if self.stopping:
-                await source.aclose()
-                yield shutting_down_result()
-                return
-            async for item in self._until_stopped(source):
-                yield shutting_down_result() if item is _STOPPED else item
+            async with contextlib.aclosing(source):
+                while not (subscription and self.stopping):
+                    stream.waiting = True
+                    try:
+                        item = await anext(source)
+                    except StopAsyncIteration:
+                        return
+                    except asyncio.CancelledError:
+                        task = stream.task
+                        if not stream.cancelled_by_drain or task is None or task.cancelling() > 1:
+                            raise
+                        task.uncancel()
+                        break
+                    finally:
+                        stream.waiting = False
+                    yield item
+            yield shutting_down_result()
         finally:
-            del self._active[token]
+            self._active.discard(stream)
             if not self._active:
                 self._idle.set()
 
-    async def _until_stopped(self, source: Stream) -> Stream:
-        """The source's items until it ends, or until the drain starts: then the source is
-        closed and ``_STOPPED`` is the last item."""
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
-
-        async def pump() -> None:
-            try:
-                async with contextlib.aclosing(source):
-                    async for item in source:
-                        await queue.put(item)
-            except Exception as error:  # strawberry turns resolver errors into results
-                await queue.put(_Failed(error))
-                return
-            await queue.put(_END)
-
-        pump_task = asyncio.create_task(pump(), name="graphql-subscription-source")
-        stopped = asyncio.create_task(self._stop.wait())
-        getter: asyncio.Future[object] | None = None
-        try:
-            while not self.stopping:
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                if self.stopping or not getter.done():
-                    break
-                item = getter.result()
-                if item is _END:
-                    return
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
-        finally:
-            for task in (getter, stopped, pump_task):
-                if task is not None:
-                    task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump_task
-        yield _STOPPED
+    def _interrupt(self) -> None:
+        """Cancel the subscriptions waiting for their next item (see ``_tracked``)."""
+        for stream in self._active:
+            if stream.subscription and stream.waiting and stream.task is not None:
+                stream.cancelled_by_drain = True
+                stream.task.cancel("server shutting down")
 
     async def drain(self, timeout: float | None = None) -> DrainResult:
         """End every subscription with its final message and wait (up to ``timeout``, default
@@ -178,6 +162,7 @@ class GracefulShutdown:
         started = time.monotonic()
         subscriptions, other = self.active
         self._stop.set()
+        self._interrupt()
         limit = self.remaining() if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):

@@ -34,7 +34,7 @@ async def _until(predicate: Any, timeout: float = 10) -> None:
 
 def _hub(server: RunningServer) -> Any:
     route = next(r for r in server.app.router.routes if getattr(r, "path", "") == "/graphql")
-    return hub_of(route.app if hasattr(route, "app") else route.endpoint)
+    return hub_of(getattr(route, "app", None))
 
 
 async def test_identical_subscriptions_share_one_execution(

@@ -96,7 +96,7 @@ async def secure_server(
     kata_manager_kubeconfig: Path, tokens_file: TokensFile
 ) -> AsyncIterator[RunningServer]:
     app = create_app(secure_settings(tokens_file.path), kubeconfig=str(kata_manager_kubeconfig))
-    running = await start_server(app)
+    running = await start_server(app, tcp_nodelay=True)
     try:
         yield running
     finally:
