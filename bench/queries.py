@@ -171,7 +171,8 @@ def table(runs: list[QueryRun]) -> Table:
             f"{run.size:,} sandboxes: apiserver requests during the run: {run.pod_requests} "
             f"about pods, {run.other_requests} others (leases, events); store changes: "
             f"{run.store_changes}; cache hits: {run.cache_hits:,}; garbage collection took "
-            f"{run.gc_share:.0%} of the server's time while executing"
+            f"{run.gc_share:.0%} of the server's time while executing; graphql cached vs "
+            f"static: {ratio(run.cached.rate, run.static.rate):.2f}x"
         )
     identical = all(run.identical for run in runs)
     result.notes.append("raw route bytes identical to GraphQL's: " + ("yes" if identical else "NO"))

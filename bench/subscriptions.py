@@ -189,7 +189,7 @@ async def measure(
         await warm.ws.close()
         await warm_task
         await asyncio.sleep(0.5)
-        rss_before = (await server.stats())["rss"]
+        rss_before = (await server.stats(trim=True))["rss"]
 
         connecting = time.perf_counter()
         subscribers = await _connect_all(server, count, deflate=deflate)
@@ -199,7 +199,7 @@ async def measure(
         if refused:
             raise RuntimeError(f"{len(refused)} subscriptions failed: {refused[0][:500]}")
         connect_seconds = time.perf_counter() - connecting
-        rss_after = (await server.stats())["rss"]
+        rss_after = (await server.stats(trim=True))["rss"]
         for subscriber in subscribers:
             subscriber.latencies.clear()
             subscriber.stamps.clear()
@@ -288,7 +288,8 @@ def table(runs: list[SubscriptionRun]) -> Table:
         "deflate: whether the clients offer permessage-deflate, as browsers do (uvicorn's "
         "default accepts it; each message is then compressed once per connection).",
         "pod watches: pod watch requests the server process sent since it started.",
-        "KiB/subscriber: server RSS with all subscribed minus RSS before the first, / subscribers.",
+        "KiB/subscriber: server RSS with all subscribed minus RSS before the first (both after a "
+        "garbage collection and malloc_trim), / subscribers.",
         "lost (kept up): changes missing at subscribers that were not cut off and had the last "
         f"change by the end of the drain ({DRAIN_SECONDS:g} s); late at end: subscribers still "
         "without the last change then (a server that cannot keep up).",

@@ -5,8 +5,9 @@ mutation with new variables each time). graphql-core takes ~0.3-1 ms to parse su
 and ~3.5 ms to validate it against this schema, before anything is executed: most of what
 ``createSandbox`` costs beyond the apiserver's own time.
 
-- Parsing: strawberry's ``ParserCache``, keyed on the document text and the parse options (the
-  token limit among them), so a document over the limit is refused every time, never cached.
+- Parsing: documents that parse are kept (LRU), keyed on the text and the parse options (the
+  token limit among them). One that does not parse is left to strawberry, which parses it again
+  and reports the error as always (BAD_USER_INPUT), so errors are never cached.
 - Validation: strawberry's ``ValidationCache`` cannot help here, because the limit extensions
   (``app.graphql.limits``) build new rule classes per operation and the rules are part of its
   key. The rules are the same on every request, so :class:`ValidationMemo` remembers the texts
@@ -18,12 +19,37 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from strawberry.extensions import ParserCache, SchemaExtension
+from graphql import DocumentNode, GraphQLError, parse
+from strawberry.extensions import SchemaExtension
 
 MAX_DOCUMENTS = 1024
 
 _valid: OrderedDict[str, None] = OrderedDict()
+_parsed: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], DocumentNode] = OrderedDict()
+
+
+class ParseMemo(SchemaExtension):
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and context.graphql_document is None:
+            key = (query, tuple(sorted(context.parse_options.items())))
+            document = _parsed.get(key)
+            if document is None:
+                try:
+                    document = parse(query, **context.parse_options)
+                except GraphQLError:
+                    document = None  # strawberry parses it again and reports the error
+                else:
+                    _parsed[key] = document
+                    if len(_parsed) > MAX_DOCUMENTS:
+                        _parsed.popitem(last=False)
+            else:
+                _parsed.move_to_end(key)
+            context.graphql_document = document
+        yield
 
 
 class ValidationMemo(SchemaExtension):
@@ -43,4 +69,4 @@ class ValidationMemo(SchemaExtension):
 
 def document_caches() -> list[Callable[[], SchemaExtension]]:
     """Factories for the schema's extensions (strawberry makes them per operation)."""
-    return [lambda: ParserCache(maxsize=MAX_DOCUMENTS), ValidationMemo]
+    return [ParseMemo, ValidationMemo]

@@ -18,6 +18,7 @@ Values are parsed exactly (as fractions) and converted with rounding up, as Kube
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -52,6 +53,9 @@ class QuantityError(ValueError):
     """The text is not a Kubernetes quantity."""
 
 
+# Pods repeat a handful of quantities ("512Mi", "250m"): every pod conversion in the informer
+# parses several, so the results are memoised (bounded; errors are not kept).
+@functools.lru_cache(maxsize=1024)
 def parse_quantity(text: str) -> Fraction:
     """The exact value of a quantity, in base units (bytes, cores)."""
     match = _QUANTITY.fullmatch(text)
@@ -71,11 +75,13 @@ def parse_quantity(text: str) -> Fraction:
     return -value if match["sign"] == "-" else value
 
 
+@functools.lru_cache(maxsize=1024)
 def to_mebibytes(text: str) -> int:
     """A memory quantity in MiB, rounded up."""
     return math.ceil(parse_quantity(text) / MEBIBYTE)
 
 
+@functools.lru_cache(maxsize=1024)
 def to_millicores(text: str) -> int:
     """A CPU quantity in millicores, rounded up."""
     return math.ceil(parse_quantity(text) * 1000)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect
 
+from app.graphql.fanout import hub_of
 from app.server import create_app
 from tests.graphql.conftest import RunningServer, server_settings, start_server
 from tests.graphql.helpers import GraphQLClient, LegacyWS, TransportWS, open_ws
@@ -105,7 +106,15 @@ async def test_many_subscribers_share_one_watch(
             "{ sandboxChanges(filter: $f) { type sandbox { name } } }"
         )
         ops = [await client.subscribe(query, {"f": selector}) for _ in range(5)]
-        await _eventually(lambda: informer.subscriber_count == subscribers + 5, "5 subscribers")
+        # Identical subscriptions share one execution (app.graphql.fanout): one informer
+        # subscription for the five.
+        routes = api_server.app.router.routes
+        route = next(r for r in routes if getattr(r, "path", "") == "/graphql")
+        hub = hub_of(getattr(route, "app", None))
+        await _eventually(
+            lambda: sum(len(g.members) for g in hub.groups.values()) == 5, "5 subscribers"
+        )
+        assert informer.subscriber_count == subscribers + 1
         name = (await gql.create(test_label))["name"]
         for op in ops:
             change = (await client.next_data(op))["sandboxChanges"]
