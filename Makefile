@@ -1,6 +1,6 @@
 # make dev   — local control plane (etcd, kube-apiserver, kube-scheduler, kwok nodes) + the API on :8000
 # make test  — lint, type-check and the whole test suite against a real local control plane
-# make bench — benchmarks (bench/) against a local control plane of their own; ~12 min on 2 cores
+# make bench — benchmarks (bench/) against a local control plane of their own; ~6 min on 2 cores
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
