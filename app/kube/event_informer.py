@@ -18,22 +18,19 @@ Kubernetes semantics that matter here:
 - A pod name can be reused (idempotent creates use deterministic names), so readers filter by
   ``involvedObject.uid`` (:meth:`EventInformer.events_for`).
 
-The list/watch/relist/backoff loop follows the pod informer's (``app.kube.informer``).
+The list/watch/relist/backoff loop is the pod informer's (``app.kube.list_watch``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from app.kube.convert import event_from_k8s
-from app.kube.errors import ResourceExpired
+from app.kube.list_watch import ListWatchLoop
 from app.kube.transport import KubeTransport, Query
-from app.kube.watch import list_objects, watch_objects
+from app.kube.watch import WatchEvent, list_objects, watch_objects
 from app.models import Sandbox, SandboxEvent
 
 log = logging.getLogger(__name__)
@@ -48,7 +45,7 @@ def event_order(event: SandboxEvent) -> tuple[float, float]:
     return (first, last)
 
 
-class EventInformer:
+class EventInformer(ListWatchLoop):
     def __init__(
         self,
         transport: KubeTransport,
@@ -57,21 +54,19 @@ class EventInformer:
         watch_timeout_seconds: int = 300,
         max_backoff_seconds: float = 30.0,
     ) -> None:
+        super().__init__(
+            what="event",
+            watch_timeout_seconds=watch_timeout_seconds,
+            max_backoff_seconds=max_backoff_seconds,
+        )
         self.transport = transport
         self.namespace = namespace
-        self.watch_timeout_seconds = watch_timeout_seconds
-        self.max_backoff_seconds = max_backoff_seconds
         self._path = f"/api/v1/namespaces/{namespace}/events"
         self._selectors: Query = [("fieldSelector", POD_EVENTS_SELECTOR)]
         # Event object name → (pod name, event); and per pod name, event object name → event.
         self._events: dict[str, tuple[str, SandboxEvent]] = {}
         self._by_pod: dict[str, dict[str, SandboxEvent]] = {}
         self.version = 0
-        self.resource_version = ""
-        self.relists = 0
-        self._synced = asyncio.Event()
-        self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -87,71 +82,17 @@ class EventInformer:
             if not sandbox.uid or event.involved_uid in (None, sandbox.uid)
         ]
 
-    @property
-    def synced(self) -> bool:
-        return self._synced.is_set()
+    # -- list/watch ------------------------------------------------------------------------
 
-    async def wait_synced(self, *, timeout: float | None = None) -> None:
-        async with asyncio.timeout(timeout):
-            await self._synced.wait()
-
-    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
-        """Wait until ``predicate()`` holds for the store; False when ``timeout`` runs out."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not predicate():
-                    await self._changed.wait()
-        except TimeoutError:
-            return predicate()
-        return True
-
-    # -- running ---------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="event-informer")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        failures = 0
-        need_list = not self.resource_version
-        while True:
-            try:
-                if need_list:
-                    await self._relist()
-                    need_list = False
-                timeout = int(self.watch_timeout_seconds * random.uniform(0.8, 1.2))
-                async for event in watch_objects(
-                    self.transport,
-                    self._path,
-                    selectors=self._selectors,
-                    resource_version=self.resource_version,
-                    timeout_seconds=timeout,
-                    action="watch events",
-                ):
-                    self._apply(event.type, event.object)
-                    failures = 0
-            except asyncio.CancelledError:
-                raise
-            except ResourceExpired:
-                log.info("event watch expired at %s; relisting", self.resource_version)
-                need_list = True
-            except Exception:
-                failures += 1
-                delay = random.uniform(0, min(self.max_backoff_seconds, 0.25 * 2**failures))
-                log.warning(
-                    "event list/watch failed (attempt %d); retrying in %.1fs",
-                    failures,
-                    delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
+    def _watch(self, *, timeout_seconds: int) -> AsyncIterator[WatchEvent]:
+        return watch_objects(
+            self.transport,
+            self._path,
+            selectors=self._selectors,
+            resource_version=self.resource_version,
+            timeout_seconds=timeout_seconds,
+            action="watch events",
+        )
 
     async def _relist(self) -> None:
         items, resource_version = await list_objects(
@@ -162,15 +103,12 @@ class EventInformer:
         for item in items:
             self._put(item)
         self.resource_version = resource_version
-        self.relists += 1
         self._bump()
-        self._synced.set()
+        self._mark_synced()
 
     def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
+        self._track_resource_version(obj)
         metadata = obj.get("metadata") or {}
-        resource_version = metadata.get("resourceVersion")
-        if isinstance(resource_version, str) and resource_version:
-            self.resource_version = resource_version
         if kind == "BOOKMARK":
             return
         if kind == "DELETED":
@@ -200,5 +138,4 @@ class EventInformer:
 
     def _bump(self) -> None:
         self.version += 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._notify_changed()

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -35,8 +33,9 @@ from datetime import datetime
 from typing import Any
 
 from app.kube.convert import MalformedObjectError, sandbox_from_pod
-from app.kube.errors import ResourceExpired
+from app.kube.list_watch import ListWatchLoop
 from app.kube.pods import PodRepository
+from app.kube.watch import WatchEvent
 from app.models import ChangeType, Sandbox, SandboxChange, Unavailable
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ class Subscription:
         self.close()
 
 
-class PodInformer:
+class PodInformer(ListWatchLoop):
     def __init__(
         self,
         repository: PodRepository,
@@ -119,27 +118,25 @@ class PodInformer:
         max_backoff_seconds: float = 30.0,
         queue_size: int = 1024,
     ) -> None:
+        super().__init__(
+            what="pod",
+            watch_timeout_seconds=watch_timeout_seconds,
+            max_backoff_seconds=max_backoff_seconds,
+        )
         self.repository = repository
         self.convert = convert
-        self.watch_timeout_seconds = watch_timeout_seconds
-        self.max_backoff_seconds = max_backoff_seconds
         self.queue_size = queue_size
         self.store: dict[str, Sandbox] = {}
         # The store's keys in order_key order, kept sorted on every change so a page is a
         # bisect and a slice, never a sort of the whole store.
         self._order: list[OrderKey] = []
         self.version = 0
-        self.resource_version = ""
-        self.relists = 0
         # For metrics: watch events by type (BOOKMARK included) and when the last event, bookmark
         # or list arrived (time.monotonic()); observers see every change, synchronously.
         self.events: Counter[str] = Counter()
         self.last_event_at: float | None = None
         self.observers: list[Callable[[SandboxChange], None]] = []
-        self._synced = asyncio.Event()
-        self._changed = asyncio.Event()
         self._subscribers: set[Subscription] = set()
-        self._task: asyncio.Task[None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -158,24 +155,6 @@ class PodInformer:
         for index in range(start, len(self._order)):
             yield self.store[self._order[index][1]]
 
-    @property
-    def synced(self) -> bool:
-        return self._synced.is_set()
-
-    async def wait_synced(self, *, timeout: float | None = None) -> None:
-        async with asyncio.timeout(timeout):
-            await self._synced.wait()
-
-    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
-        """Wait until ``predicate()`` holds for the store; False when ``timeout`` runs out."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not predicate():
-                    await self._changed.wait()
-        except TimeoutError:
-            return predicate()
-        return True
-
     def subscribe(self, *, maxsize: int | None = None) -> Subscription:
         subscription = Subscription(self, maxsize or self.queue_size)
         self._subscribers.add(subscription)
@@ -190,52 +169,16 @@ class PodInformer:
 
     # -- running ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pod-informer")
-
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await super().stop()
         for subscription in list(self._subscribers):
             subscription.end()
         self._subscribers.clear()
 
-    async def _run(self) -> None:
-        failures = 0
-        # Started again after stop(): resume the watch where it ended instead of relisting.
-        need_list = not self.resource_version
-        while True:
-            try:
-                if need_list:
-                    await self._relist()
-                    need_list = False
-                timeout = int(self.watch_timeout_seconds * random.uniform(0.8, 1.2))
-                async for event in self.repository.watch(
-                    resource_version=self.resource_version, timeout_seconds=timeout
-                ):
-                    self._apply(event.type, event.object)
-                    failures = 0
-            except asyncio.CancelledError:
-                raise
-            except ResourceExpired:
-                log.info(
-                    "pod watch expired at resourceVersion %s; relisting", self.resource_version
-                )
-                need_list = True
-            except Exception:
-                failures += 1
-                delay = random.uniform(0, min(self.max_backoff_seconds, 0.25 * 2**failures))
-                log.warning(
-                    "pod list/watch failed (attempt %d); retrying in %.1fs",
-                    failures,
-                    delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
+    def _watch(self, *, timeout_seconds: int) -> AsyncIterator[WatchEvent]:
+        return self.repository.watch(
+            resource_version=self.resource_version, timeout_seconds=timeout_seconds
+        )
 
     async def _relist(self) -> None:
         items, resource_version = await self.repository.list_raw()
@@ -260,18 +203,14 @@ class PodInformer:
                 changes.append(SandboxChange(ChangeType.MODIFIED, sandbox))
             self.store[name] = sandbox
         self._order = sorted(order_key(sandbox) for sandbox in self.store.values())
-        self.relists += 1
         self.last_event_at = time.monotonic()
         self._publish(changes)
-        self._synced.set()
+        self._mark_synced()
 
     def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
         self.events[kind] += 1
         self.last_event_at = time.monotonic()
-        metadata = obj.get("metadata") or {}
-        resource_version = metadata.get("resourceVersion")
-        if isinstance(resource_version, str) and resource_version:
-            self.resource_version = resource_version
+        self._track_resource_version(obj)
         if kind == "BOOKMARK":
             return
         sandbox = self._convert(obj)
@@ -323,8 +262,7 @@ class PodInformer:
             for subscription in list(self._subscribers):
                 subscription.offer(change)
         if published:
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+            self._notify_changed()
 
     async def changes(self, *, maxsize: int | None = None) -> AsyncIterator[SandboxChange]:
         """Iterate changes from now on; the subscription is released when iteration stops."""
