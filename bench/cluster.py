@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from app.config import KubernetesSettings
 from app.kube.transport import KubeTransport
 from app.models import Label, NotFound, SandboxSpec
 from app.sandboxes.manifest import build_pod_manifest
-from bench.common import Stopwatch, progress
+from bench.common import Stopwatch, Table, machine_description, progress, report, run_async
 from devcluster.build import ensure_binaries
 from devcluster.cluster import SANDBOX_NAMESPACE, LocalCluster
 from devcluster.kwok import NODE_NAMES
@@ -219,3 +219,15 @@ async def admin_session(cluster: BenchCluster) -> AsyncIterator[BenchCluster]:
         yield cluster
     finally:
         await cluster.close()
+
+
+def run_alone(run: Callable[[BenchCluster], Awaitable[Table]]) -> None:
+    """One benchmark on a control plane of its own: what each script does when run by itself."""
+    print(machine_description())
+    with started_cluster() as cluster:
+
+        async def go() -> Table:
+            async with admin_session(cluster):
+                return await run(cluster)
+
+        report(run_async(go()))

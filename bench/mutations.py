@@ -27,16 +27,13 @@ from typing import Any
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api
 from kubernetes_asyncio.config import load_kube_config
 
-from bench.cluster import BenchCluster, admin_session, pod_manifest, started_cluster
+from bench.cluster import BenchCluster, pod_manifest, run_alone
 from bench.common import (
     Table,
-    machine_description,
     median,
     ms,
     percentile,
     progress,
-    report,
-    run_async,
 )
 from bench.loadgen import Connection, build_request
 from bench.server import ServerProcess
@@ -173,14 +170,7 @@ async def run(cluster: BenchCluster, sizes: tuple[int, ...] = SIZES) -> Table:
 
 
 def main() -> None:
-    print(machine_description())
-    with started_cluster() as cluster:
-
-        async def go() -> Table:
-            async with admin_session(cluster):
-                return await run(cluster)
-
-        report(run_async(go()))
+    run_alone(run)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bench.cluster import BenchCluster, admin_session, started_cluster
-from bench.common import Table, machine_description, ms, progress, ratio, report, run_async
+from bench.cluster import BenchCluster, run_alone
+from bench.common import Table, ms, progress, ratio
 from bench.loadgen import LoadResult, build_request, fetch, run_load
 from bench.server import ServerProcess
 from devcluster.cluster import free_port
@@ -196,14 +196,7 @@ async def run(cluster: BenchCluster, sizes: tuple[int, ...] = SIZES) -> Table:
 
 
 def main() -> None:
-    print(machine_description())
-    with started_cluster() as cluster:
-
-        async def go() -> Table:
-            async with admin_session(cluster):
-                return await run(cluster)
-
-        report(run_async(go()))
+    run_alone(run)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench.cluster import BenchCluster, admin_session, started_cluster
+from bench.cluster import BenchCluster, run_alone
 from bench.common import (
     Table,
-    machine_description,
     median,
     progress,
-    report,
     rss_bytes,
-    run_async,
     spawn,
     terminate,
 )
@@ -133,14 +130,7 @@ async def run(cluster: BenchCluster, sizes: tuple[int, ...] = SIZES) -> Table:
 
 
 def main() -> None:
-    print(machine_description())
-    with started_cluster() as cluster:
-
-        async def go() -> Table:
-            async with admin_session(cluster):
-                return await run(cluster)
-
-        report(run_async(go()))
+    run_alone(run)
 
 
 if __name__ == "__main__":

@@ -32,11 +32,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.cluster import (
     PARKED_SCHEDULER,
     BenchCluster,
-    admin_session,
     pod_manifest,
-    started_cluster,
+    run_alone,
 )
-from bench.common import Table, machine_description, ms, percentile, progress, report, run_async
+from bench.common import Table, ms, percentile, progress
 from bench.server import ServerProcess
 from devcluster.cluster import free_port
 
@@ -306,14 +305,7 @@ async def run(cluster: BenchCluster, plan: tuple[tuple[int, float, bool], ...] =
 
 
 def main() -> None:
-    print(machine_description())
-    with started_cluster() as cluster:
-
-        async def go() -> Table:
-            async with admin_session(cluster):
-                return await run(cluster)
-
-        report(run_async(go()))
+    run_alone(run)
 
 
 if __name__ == "__main__":
