@@ -10,7 +10,6 @@ from app.kube.pods import LogOptions, PodRepository
 from app.models import (
     BadUserInput,
     ChangeType,
-    Label,
     NotFound,
     SandboxFailed,
     SandboxPhase,
@@ -229,10 +228,6 @@ async def test_apiserver_validation_errors_carry_their_causes(repository: PodRep
     with pytest.raises(BadUserInput) as error:
         await repository.create(manifest)
     assert any(cause.field == "metadata.name" for cause in error.value.causes)
-
-
-def test_spec_labels_are_kept(spec: SpecFactory) -> None:
-    assert Label("test-tag", spec.tag) in spec().labels
 
 
 async def test_pages_walk_the_sorted_index(service: SandboxService, spec: SpecFactory) -> None:
